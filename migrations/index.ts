@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261128000001_initial } from './Migration20261128000001_initial';
+
+/**
+ * Every migration, in order. Listed explicitly rather than globbed so that the same list works
+ * from TypeScript sources, compiled output and bundles alike.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261128000001_initial', class: Migration20261128000001_initial },
+];

@@ -1,0 +1,54 @@
+import Koa from 'koa';
+import type { Client } from '@temporalio/client';
+import type { Config } from './config';
+import type { Orm } from './db/orm';
+import { eventRoutes } from './events/event.routes';
+import { createEventService } from './events/event.service';
+import { errorHandler } from './http/error-handler';
+import { healthRoutes } from './http/health.routes';
+import type { AppState } from './http/state';
+import type { Logger } from './logger';
+import { createEventWorkflowStarter } from './temporal/event-workflows';
+
+export interface AppDeps {
+  config: Config;
+  orm: Orm;
+  temporal: Client;
+  logger: Logger;
+}
+
+/** Builds the HTTP application from its dependencies; listening is the caller's business. */
+export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: false });
+  const workflows = createEventWorkflowStarter(
+    temporal,
+    config.temporal.taskQueue,
+    config.processing,
+  );
+  const events = createEventService({ workflows, logger });
+
+  app.use(errorHandler(logger));
+  app.use(async (ctx, next) => {
+    // One unit of work per request.
+    ctx.state.em = orm.em.fork();
+    await next();
+  });
+
+  const health = healthRoutes([
+    { name: 'database', check: async () => (await orm.checkConnection()).ok },
+    {
+      name: 'temporal',
+      check: async () => {
+        await temporal.connection.ensureConnected();
+        await temporal.workflowService.getSystemInfo({});
+        return true;
+      },
+    },
+  ]);
+  const eventsRouter = eventRoutes({ events, eventMaxBodyBytes: config.api.eventMaxBodyBytes });
+  for (const router of [health, eventsRouter]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,24 @@
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { migrationsList } from '../../migrations';
+import { EventSchema } from '../events/event.entity';
+import { UserSchema } from '../users/user.entity';
+
+/** The one MikroORM configuration, built from the validated service configuration. */
+export function buildOrmConfig(database: { url: string; poolMax: number }): Options {
+  return defineConfig({
+    clientUrl: database.url,
+    entities: [UserSchema, EventSchema],
+    extensions: [Migrator],
+    pool: { min: 0, max: database.poolMax },
+    migrations: {
+      migrationsList,
+      tableName: 'mikro_orm_migrations',
+      transactional: true,
+      allOrNothing: true,
+    },
+    // Entities are defined with defineEntity, so no reflection of TS types is needed.
+    discovery: { warnWhenNoEntities: true },
+    debug: false,
+  });
+}

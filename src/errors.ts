@@ -1,0 +1,72 @@
+/**
+ * Errors the HTTP layer answers with. Each carries its status and a stable machine-readable
+ * `code`; the error handler in `http/error-handler.ts` is the only place that turns them into
+ * responses. `expose` follows Koa: only exposed messages ever reach a client.
+ */
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  readonly expose = true;
+  constructor(
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown by the body reader when the body is not valid JSON, or is empty. */
+export class InvalidJsonError extends AppError {
+  readonly status = 400;
+  readonly code = 'invalid_json';
+}
+
+/** Thrown by the auth middleware when the bearer token is missing, malformed or unknown. */
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+
+/** Thrown when a resource does not exist or belongs to another user (indistinguishable on purpose). */
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+
+/** Thrown by the body reader when the body is over the route's limit; the message names the limit. */
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+
+/** Thrown when a body is sent with a content type other than JSON. */
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+
+/** Thrown when a well-formed JSON body breaks the route's schema; `details` lists the issues. */
+export class RequestValidationError extends AppError {
+  readonly status = 422;
+  readonly code = 'validation_error';
+}
+
+/** Thrown by the rate limiter; `retryAfterSec` becomes the `Retry-After` header. */
+export class RateLimitedError extends AppError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when a dependency (database, Temporal) cannot serve the request right now. */
+export class ServiceUnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = 'service_unavailable';
+}

@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+import { NotFoundError } from '../errors';
+import { requireUser } from '../http/auth';
+import { jsonBody } from '../http/json-body';
+import type { AppState } from '../http/state';
+import { parseOrThrow } from '../http/validate';
+import { isUuid } from '../db/uuid';
+import { createEventBodySchema } from './event.schemas';
+import type { EventService } from './event.service';
+import { toEventView } from './event.view';
+
+export interface EventRoutesDeps {
+  events: EventService;
+  eventMaxBodyBytes: number;
+}
+
+/** `/api/v1/events`: accept one event, read one back. */
+export function eventRoutes({ events, eventMaxBodyBytes }: EventRoutesDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/events' });
+  router.use(requireUser());
+
+  router.post('/', jsonBody(eventMaxBodyBytes), async (ctx) => {
+    const input = parseOrThrow(createEventBodySchema, ctx.request.body);
+    ctx.status = 202;
+    ctx.body = await events.accept(ctx.state.em, ctx.state.user, input);
+  });
+
+  router.get('/:id', async (ctx) => {
+    const id = ctx.params.id!;
+    const event = isUuid(id) ? await events.findOwn(ctx.state.em, ctx.state.user, id) : null;
+    if (!event) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
+    ctx.body = toEventView(event);
+  });
+
+  return router;
+}

@@ -1,0 +1,52 @@
+import type { Middleware } from 'koa';
+import { AppError, RateLimitedError } from '../errors';
+import type { Logger } from '../logger';
+
+/** The JSON error body every failed request gets. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/**
+ * The top of the middleware chain: turns typed errors into their status and JSON body, and any
+ * other error into a bare 500. Stack traces, SQL and payloads stay in the logs.
+ */
+export function errorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = body('not_found', `No route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (err) {
+      if (err instanceof AppError) {
+        ctx.status = err.status;
+        ctx.body = body(err.code, err.message, err.details);
+        if (err instanceof RateLimitedError) ctx.set('Retry-After', String(err.retryAfterSec));
+        return;
+      }
+      const status = httpStatusOf(err);
+      if (status && status < 500) {
+        // Errors Koa itself raises for bad requests (e.g. a malformed URL).
+        ctx.status = status;
+        ctx.body = body('bad_request', (err as Error).message);
+        return;
+      }
+      logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      ctx.status = 500;
+      ctx.body = body('internal_error', 'Internal server error');
+    }
+  };
+}
+
+function body(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  if (err && typeof err === 'object' && 'status' in err && 'expose' in err && err.expose) {
+    return typeof err.status === 'number' ? err.status : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,10 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { User } from '../users/user.entity';
+
+/** What middleware puts on `ctx.state` for the handlers after it. */
+export interface AppState {
+  /** This request's unit of work (a fork of the ORM's entity manager). */
+  em: EntityManager;
+  /** The authenticated user; set by `requireUser`. */
+  user: User;
+}

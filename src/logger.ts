@@ -1,0 +1,19 @@
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+/**
+ * JSON logs on stdout. Lines about an event carry `event_id` and `workflow_id`; payload contents
+ * are logged at debug level only, and these paths are redacted at every level as a safety net.
+ */
+export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+  return pino({
+    level,
+    base: { service: 'event-ingestion', ...base },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['payload', '*.payload', 'req.headers.authorization', 'token'],
+      censor: '[redacted]',
+    },
+  });
+}

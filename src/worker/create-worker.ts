@@ -1,0 +1,34 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { Config } from '../config';
+import type { Orm } from '../db/orm';
+import type { Logger } from '../logger';
+
+export interface EventWorkerDeps {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+  connection: NativeConnection;
+  /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Replaces activities, for fault injection in tests. */
+  wrapActivities?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
+}
+
+/** The worker that runs the event workflows and their activities. */
+export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> {
+  const { config, orm, logger, connection } = deps;
+  const activities = createActivities({ orm, logger });
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : { workflowsPath: require.resolve('../../workflows') }),
+    activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    shutdownGraceTime: config.shutdownGraceMs,
+  });
+}

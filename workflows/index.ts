@@ -1,0 +1,2 @@
+// The entry point Temporal bundles: every workflow the worker runs is exported here.
+export { processEventWorkflow } from './process-event.workflow';

@@ -1,0 +1,105 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { ProcessingActivities } from '../activities';
+import { processingActivityOptions, recordFailureActivityOptions } from './activity-options';
+import { EVENT_PROCESSING_FAILED, PAYLOAD_VALIDATION_ERROR } from './failure-types';
+import {
+  EventIdKey,
+  EventNameKey,
+  EventStatusKey,
+  EventTypeKey,
+  UserIdKey,
+} from './search-attributes';
+import {
+  DEFAULT_PROCESSING_POLICY,
+  type EventFailure,
+  type ProcessEventResult,
+  type ProcessingPolicy,
+} from './types';
+
+/**
+ * Processes one accepted event: fetch it with its user, validate the payload's shape, normalize
+ * it with metadata, persist and mark it processed. Only the event id crosses workflow history;
+ * activities read the payload from PostgreSQL, so a 1 MB payload never meets Temporal's limits.
+ *
+ * A validation error ends the run with a `validation_error` result. Anything else that outlives
+ * its retries or the time budget marks the row failed and fails the run, so operators find it
+ * among failed workflows and can reset or reprocess it.
+ */
+export async function processEventWorkflow(
+  eventId: string,
+  policy: ProcessingPolicy = DEFAULT_PROCESSING_POLICY,
+): Promise<ProcessEventResult> {
+  const steps = proxyActivities<ProcessingActivities>(processingActivityOptions(policy));
+  upsertSearchAttributes([{ key: EventIdKey, value: eventId }]);
+
+  try {
+    const processedAt = await CancellationScope.withTimeout(
+      policy.processingTimeoutSec * 1000,
+      async () => {
+        const event = await steps.fetchEvent(eventId);
+        upsertSearchAttributes([
+          { key: EventNameKey, value: event.eventName },
+          { key: EventTypeKey, value: event.eventType },
+          { key: UserIdKey, value: event.userId },
+          { key: EventStatusKey, value: event.processedAt ? 'processed' : 'processing' },
+        ]);
+        if (event.processedAt) return event.processedAt;
+        await steps.validatePayload(eventId);
+        await steps.normalizePayload(eventId);
+        return (await steps.persistEvent(eventId)).processedAt;
+      },
+    );
+    upsertSearchAttributes([{ key: EventStatusKey, value: 'processed' }]);
+    return { status: 'success', event_id: eventId, processed_at: processedAt };
+  } catch (err) {
+    const failure = describeFailure(err, policy);
+    await recordFailure(eventId, failure, policy);
+    if (failure.kind === 'validation_error') {
+      return { status: 'validation_error', event_id: eventId, error: failure.message };
+    }
+    throw ApplicationFailure.create({
+      type: EVENT_PROCESSING_FAILED,
+      message: `event ${eventId} failed: ${failure.message}`,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+}
+
+/** Marks the row failed, even when the run itself is being cancelled. */
+async function recordFailure(
+  eventId: string,
+  failure: EventFailure,
+  policy: ProcessingPolicy,
+): Promise<void> {
+  const { markEventFailed } = proxyActivities<ProcessingActivities>(
+    recordFailureActivityOptions(policy),
+  );
+  await CancellationScope.nonCancellable(() => markEventFailed(eventId, failure));
+  upsertSearchAttributes([{ key: EventStatusKey, value: 'failed' }]);
+  log.warn('event processing failed', { eventId, kind: failure.kind, error: failure.message });
+}
+
+/** Turns what an activity chain threw into the error recorded on the row. */
+export function describeFailure(err: unknown, policy: ProcessingPolicy): EventFailure {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === PAYLOAD_VALIDATION_ERROR) {
+    return { kind: 'validation_error', message: cause.message };
+  }
+  if (isCancellation(err)) {
+    return {
+      kind: 'error',
+      message: `processing did not finish within ${policy.processingTimeoutSec} s, or was cancelled`,
+    };
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return { kind: 'error', message: `processing failed after retries: ${message}` };
+}
