@@ -3,10 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { EventSchema } from '../src/events/event.entity';
 import type { Logger } from '../src/logger';
-import {
-  EVENT_NOT_FOUND_ERROR,
-  PAYLOAD_VALIDATION_ERROR,
-} from '../workflows/failure-types';
+import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
 import { buildProperties } from './payload-normalization';
 import {
@@ -64,7 +61,8 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
         userId: event.user.id,
         eventName: event.eventName,
         eventType: event.eventType,
-        processedAt: event.status === 'processed' ? (event.processedAt?.toISOString() ?? null) : null,
+        processedAt:
+          event.status === 'processed' ? (event.processedAt?.toISOString() ?? null) : null,
       };
     },
 
@@ -107,7 +105,8 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
      */
     async persistEvent(eventId: string): Promise<{ processedAt: string }> {
       const em = orm.em.fork();
-      const rows = await em.execute<{ processed_at: Date }[]>(
+      // Raw rows carry timestamps as strings: MikroORM leaves their parsing to its entity mapping.
+      const rows = await em.execute<{ processed_at: string }[]>(
         `update events
             set status = 'processed', processed = true, processed_at = now(),
                 processing_error = null, updated_at = now()
@@ -118,7 +117,7 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
       const written = rows[0]?.processed_at;
       if (written) {
         eventLog(eventId).info('event processed');
-        return { processedAt: written.toISOString() };
+        return { processedAt: new Date(written).toISOString() };
       }
       const current = await em.findOne(EventSchema, { id: eventId }, { fields: ['processedAt'] });
       if (!current?.processedAt) {
@@ -134,18 +133,16 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
 
     /** Records why processing gave up; a processed event is never marked failed. */
     async markEventFailed(eventId: string, failure: EventFailure): Promise<void> {
-      await orm.em
-        .fork()
-        .nativeUpdate(
-          EventSchema,
-          { id: eventId, status: { $ne: 'processed' } },
-          {
-            status: 'failed',
-            processed: false,
-            processingError: `${failure.kind}: ${failure.message}`,
-            updatedAt: new Date(),
-          },
-        );
+      await orm.em.fork().nativeUpdate(
+        EventSchema,
+        { id: eventId, status: { $ne: 'processed' } },
+        {
+          status: 'failed',
+          processed: false,
+          processingError: `${failure.kind}: ${failure.message}`,
+          updatedAt: new Date(),
+        },
+      );
       eventLog(eventId).warn({ kind: failure.kind, error: failure.message }, 'event failed');
     },
   };

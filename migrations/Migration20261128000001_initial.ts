@@ -29,7 +29,9 @@ export class Migration20261128000001_initial extends Migration {
         "updated_at" timestamptz not null default now()
       );`);
     // GET by owner, newest first.
-    this.addSql(`create index "events_user_id_created_at_index" on "events" ("user_id", "created_at" desc);`);
+    this.addSql(
+      `create index "events_user_id_created_at_index" on "events" ("user_id", "created_at" desc);`,
+    );
     // Finding events that still await processing stays cheap however many are processed.
     this.addSql(
       `create index "events_unfinished_index" on "events" ("created_at") where "status" in ('received', 'processing');`,

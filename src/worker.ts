@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
 import { createLogger } from './logger';
 import { createEventWorker } from './worker/create-worker';
+import { installTemporalRuntime } from './worker/runtime';
 
 /**
  * Entry point of the worker process (`npm run start:worker`). The SDK stops polling on SIGINT
@@ -11,6 +12,7 @@ import { createEventWorker } from './worker/create-worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'worker' });
+  installTemporalRuntime(logger);
   const orm = await createOrm(config.database);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await createEventWorker({ config, orm, logger, connection });

@@ -16,6 +16,9 @@ export function buildOrmConfig(database: { url: string; poolMax: number }): Opti
       tableName: 'mikro_orm_migrations',
       transactional: true,
       allOrNothing: true,
+      silent: true,
+      // Migrations are written by hand; no schema snapshot to keep in sync.
+      snapshot: false,
     },
     // Entities are defined with defineEntity, so no reflection of TS types is needed.
     discovery: { warnWhenNoEntities: true },

@@ -20,7 +20,10 @@ export const EventSchema = defineEntity({
     processedAt: p.datetime().columnType('timestamptz').nullable(),
     processingError: p.text().nullable(),
     workflowId: p.string().length(255),
-    createdAt: p.datetime().columnType('timestamptz').onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date()),
     updatedAt: p
       .datetime()
       .columnType('timestamptz')

@@ -8,7 +8,11 @@ import { findUnstorable } from '../http/storable-json';
  */
 export const EDGE_MAX_DEPTH = 64;
 
-const name = z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
+const name = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters');
 
 /**
  * One event as clients send it. Unknown fields are rejected (422) rather than ignored: a typo

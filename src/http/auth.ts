@@ -7,7 +7,8 @@ import type { AppState } from './state';
 export function requireUser(): Middleware<AppState> {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
-    if (!header) throw new UnauthorizedError('Missing Authorization header; expected "Bearer <token>"');
+    if (!header)
+      throw new UnauthorizedError('Missing Authorization header; expected "Bearer <token>"');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new UnauthorizedError('Authorization header must be "Bearer <token>"');
     const user = await findUserByToken(ctx.state.em, match[1]!);

@@ -15,7 +15,8 @@ export function jsonBody(limit: number): Middleware {
     const declared = Number(ctx.get('content-length'));
     if (declared > limit) throw tooLarge(limit);
     const text = await readText(ctx.req, limit);
-    if (text.trim() === '') throw new InvalidJsonError('Request body is empty; expected a JSON object');
+    if (text.trim() === '')
+      throw new InvalidJsonError('Request body is empty; expected a JSON object');
     try {
       ctx.request.body = JSON.parse(text) as unknown;
     } catch (err) {
@@ -26,7 +27,9 @@ export function jsonBody(limit: number): Middleware {
 }
 
 const tooLarge = (limit: number) =>
-  new PayloadTooLargeError(`Request body exceeds the limit of ${limit} bytes`, { limit_bytes: limit });
+  new PayloadTooLargeError(`Request body exceeds the limit of ${limit} bytes`, {
+    limit_bytes: limit,
+  });
 
 function readText(stream: NodeJS.ReadableStream, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -9,7 +9,11 @@ export interface ValidationIssue {
 }
 
 /** Parses `value` with `schema`, or throws a 422 listing every issue with its JSON path. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what = 'Request body'): z.infer<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what = 'Request body',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues: ValidationIssue[] = result.error.issues.map((i) => ({

@@ -8,7 +8,10 @@ export const UserSchema = defineEntity({
     id: p.uuid().primary(),
     email: p.string().length(320).unique(),
     tokenHash: p.string().length(64).unique(),
-    createdAt: p.datetime().columnType('timestamptz').onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date()),
   }),
 });
 

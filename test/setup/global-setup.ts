@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import { runMigrations } from '../../src/db/migrate';
+import { ensureTemporalCli } from '../../src/dev/temporal-cli';
+import {
+  findFreePort,
+  startTemporalDevServer,
+  type DevServer,
+} from '../../src/dev/temporal-dev-server';
+import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
+
+declare global {
+  // Shared with global-teardown, which runs in the same process.
+  var __temporalDevServer: DevServer | undefined;
+}
+
+/**
+ * Prepares what every test file shares: one real Temporal dev server (or the one named by
+ * TEST_TEMPORAL_ADDRESS), a freshly migrated PostgreSQL database, and one workflow bundle.
+ */
+export default async function globalSetup(): Promise<void> {
+  const adminUrl =
+    process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = process.env.TEST_DATABASE_NAME ?? 'event_ingestion_test';
+  const dir = await mkdtemp(join(tmpdir(), 'event-ingestion-test-'));
+
+  const [temporalAddress, databaseUrl, workflowBundlePath] = await Promise.all([
+    startTemporal(dir),
+    recreateDatabase(adminUrl, dbName),
+    bundle(dir),
+  ]);
+  await runMigrations(databaseUrl);
+
+  const env: TestEnv = { temporalAddress, databaseUrl, workflowBundlePath };
+  const file = join(dir, 'test-env.json');
+  writeFileSync(file, JSON.stringify(env));
+  process.env[TEST_ENV_VARIABLE] = file;
+}
+
+async function startTemporal(dir: string): Promise<string> {
+  if (process.env.TEST_TEMPORAL_ADDRESS) return process.env.TEST_TEMPORAL_ADDRESS;
+  const executable = await ensureTemporalCli((m) => console.log(m));
+  const server = await startTemporalDevServer({
+    executable,
+    port: await findFreePort(),
+    logFile: join(dir, 'temporal.log'),
+  });
+  globalThis.__temporalDevServer = server;
+  return server.address;
+}
+
+async function recreateDatabase(adminUrl: string, dbName: string): Promise<string> {
+  const pg = new PgClient({ connectionString: adminUrl });
+  await pg.connect();
+  try {
+    await pg.query(`drop database if exists "${dbName}" with (force)`);
+    await pg.query(`create database "${dbName}"`);
+  } finally {
+    await pg.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  return url.toString();
+}
+
+async function bundle(dir: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warn: console.warn,
+      error: console.error,
+    },
+  });
+  const path = join(dir, 'workflow-bundle.js');
+  writeFileSync(path, code);
+  return path;
+}

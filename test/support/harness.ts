@@ -1,0 +1,161 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { createActivities } from '../../activities';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createOrm, type Orm } from '../../src/db/orm';
+import { createLogger } from '../../src/logger';
+import { createTemporalClient } from '../../src/temporal/client';
+import { createUser } from '../../src/users/user.service';
+import { createEventWorker } from '../../src/worker/create-worker';
+import { installTemporalRuntime } from '../../src/worker/runtime';
+import { readTestEnv } from '../setup/test-env';
+
+type Activities = ReturnType<typeof createActivities>;
+
+installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'warn'));
+
+export interface HarnessOptions {
+  /** Environment overrides, as the service would read them. */
+  env?: Record<string, string>;
+  /** Fault injection around the real activities. */
+  wrapActivities?: (a: Activities) => Activities;
+  /** Start no worker: workflows stay queued (to test what happens before processing). */
+  noWorker?: boolean;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/**
+ * The real service in-process: API on an ephemeral port, a worker on a task queue of its own
+ * (so test files never process each other's workflows), real Temporal and PostgreSQL.
+ */
+export class Harness {
+  private constructor(
+    readonly config: Config,
+    readonly orm: Orm,
+    readonly temporal: Client,
+    readonly baseUrl: string,
+    private readonly server: Server,
+    private readonly worker: Worker | undefined,
+    private readonly workerRun: Promise<void> | undefined,
+    private readonly connection: NativeConnection,
+  ) {}
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const testEnv = readTestEnv();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      DATABASE_URL: testEnv.databaseUrl,
+      TEMPORAL_ADDRESS: testEnv.temporalAddress,
+      TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+      EVENT_RETRY_INITIAL_INTERVAL_MS: '50',
+      EVENT_RETRY_MAX_INTERVAL_MS: '200',
+      SHUTDOWN_GRACE_MS: '2000',
+      ...options.env,
+    });
+    const logger = createLogger(config.logLevel);
+    const orm = await createOrm(config.database);
+    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    let worker: Worker | undefined;
+    let workerRun: Promise<void> | undefined;
+    if (!options.noWorker) {
+      worker = await createEventWorker({
+        config,
+        orm,
+        logger,
+        connection,
+        workflowBundle: { codePath: testEnv.workflowBundlePath },
+        wrapActivities: options.wrapActivities,
+      });
+      workerRun = worker.run();
+    }
+    const temporal = createTemporalClient(config.temporal);
+    const app = createApp({ config, orm, temporal, logger });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const { port } = server.address() as AddressInfo;
+    return new Harness(
+      config,
+      orm,
+      temporal,
+      `http://127.0.0.1:${port}`,
+      server,
+      worker,
+      workerRun,
+      connection,
+    );
+  }
+
+  /** A new user with a unique e-mail address; returns its id and bearer token. */
+  async createUser(): Promise<{ id: string; token: string }> {
+    const { id, token } = await createUser(this.orm.em.fork(), `user-${randomUUID()}@example.com`);
+    return { id, token };
+  }
+
+  /** A real HTTP request to the API. `body` objects are sent as JSON; strings as they are. */
+  async request<T = any>(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.baseUrl + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Non-JSON bodies are returned as text for the assertion to show.
+    }
+    return { status: res.status, headers: res.headers, body: parsed as T };
+  }
+
+  /** Polls GET /api/v1/events/:id until the event's status is one of `statuses`. */
+  async waitForEvent(
+    token: string,
+    eventId: string,
+    statuses: string[] = ['processed', 'failed'],
+    timeoutMs = 30_000,
+  ): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ApiResponse | undefined;
+    while (Date.now() < deadline) {
+      last = await this.request('GET', `/api/v1/events/${eventId}`, { token });
+      if (last.status === 200 && statuses.includes(last.body.status)) return last.body;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(
+      `event ${eventId} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last?.body)}`,
+    );
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    if (this.worker) {
+      this.worker.shutdown();
+      await this.workerRun;
+    }
+    await this.connection.close();
+    await this.temporal.connection.close();
+    await this.orm.close(true);
+  }
+}
