@@ -1,10 +1,11 @@
+import { createBatchActivities } from './batch-activities';
 import { createProcessingActivities, type ActivityDeps } from './processing-activities';
 
 export type { ActivityDeps } from './processing-activities';
 
 /** Every activity the worker registers, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createProcessingActivities(deps) };
+  return { ...createProcessingActivities(deps), ...createBatchActivities(deps) };
 }
 
 /** What workflows proxy; a type only, so the workflow bundle imports no activity code. */

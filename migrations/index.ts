@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000001_initial } from './Migration20261128000001_initial';
+import { Migration20261128000002_batches_and_event_time } from './Migration20261128000002_batches_and_event_time';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -7,4 +8,8 @@ import { Migration20261128000001_initial } from './Migration20261128000001_initi
  */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128000001_initial', class: Migration20261128000001_initial },
+  {
+    name: 'Migration20261128000002_batches_and_event_time',
+    class: Migration20261128000002_batches_and_event_time,
+  },
 ];

@@ -2,6 +2,7 @@ import Koa from 'koa';
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
+import { batchRoutes } from './events/batch.routes';
 import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
 import { errorHandler } from './http/error-handler';
@@ -24,6 +25,7 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
     temporal,
     config.temporal.taskQueue,
     config.processing,
+    config.batch,
   );
   const events = createEventService({ workflows, logger });
 
@@ -45,8 +47,8 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
       },
     },
   ]);
-  const eventsRouter = eventRoutes({ events, eventMaxBodyBytes: config.api.eventMaxBodyBytes });
-  for (const router of [health, eventsRouter]) {
+  const eventsRouter = eventRoutes({ events, limits: config.api });
+  for (const router of [health, eventsRouter, batchRoutes({ events })]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BatchPolicy, ProcessingPolicy } from '../workflows/types';
 
 /** Where `npm start` puts its embedded PostgreSQL when `DATABASE_URL` is not set. */
 export const EMBEDDED_POSTGRES_PORT = 54329;
@@ -19,6 +20,11 @@ const envSchema = z.object({
   EVENT_MAX_BODY_BYTES: intFrom(1024, 64 * MB).default(2 * MB),
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
   BATCH_MAX_EVENTS: intFrom(1, 100_000).default(1000),
+  /** Payload bytes one batch activity loads at once; bounds worker memory. */
+  BATCH_CHUNK_MAX_BYTES: intFrom(1024, 64 * MB).default(4 * MB),
+  BATCH_CHUNK_MAX_EVENTS: intFrom(1, 100_000).default(500),
+  /** History length after which a batch run continues as new (Temporal warns at 10,240). */
+  BATCH_HISTORY_EVENT_LIMIT: intFrom(100, 10_000).default(5000),
   /** Requests per user per minute; 0 turns rate limiting off (the local default). */
   RATE_LIMIT_PER_MINUTE: intFrom(0, 10_000_000).default(0),
 
@@ -46,14 +52,10 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-/** Processing settings the workflows receive as input, so that they stay deterministic. */
-export interface ProcessingPolicy {
-  maxRetries: number;
-  initialIntervalMs: number;
-  maxIntervalMs: number;
-  processingTimeoutSec: number;
-  activityTimeoutSec: number;
-}
+/** Every variable the service reads, for checks that deployment files set nothing else. */
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
+
+export type { BatchPolicy, ProcessingPolicy } from '../workflows/types';
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -69,6 +71,7 @@ export interface Config {
   database: { url: string; poolMax: number };
   temporal: { address: string; namespace: string; taskQueue: string };
   processing: ProcessingPolicy;
+  batch: BatchPolicy;
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
 }
@@ -118,6 +121,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxIntervalMs: e.EVENT_RETRY_MAX_INTERVAL_MS,
       processingTimeoutSec: e.EVENT_PROCESSING_TIMEOUT,
       activityTimeoutSec: e.EVENT_ACTIVITY_TIMEOUT,
+    },
+    batch: {
+      chunkMaxBytes: e.BATCH_CHUNK_MAX_BYTES,
+      chunkMaxEvents: e.BATCH_CHUNK_MAX_EVENTS,
+      historyEventLimit: e.BATCH_HISTORY_EVENT_LIMIT,
     },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

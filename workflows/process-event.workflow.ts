@@ -1,15 +1,14 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  isCancellation,
   log,
   proxyActivities,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { ProcessingActivities } from '../activities';
 import { processingActivityOptions, recordFailureActivityOptions } from './activity-options';
-import { EVENT_PROCESSING_FAILED, PAYLOAD_VALIDATION_ERROR } from './failure-types';
+import { describeFailure } from './describe-failure';
+import { EVENT_PROCESSING_FAILED } from './failure-types';
 import {
   EventIdKey,
   EventNameKey,
@@ -86,20 +85,4 @@ async function recordFailure(
   await CancellationScope.nonCancellable(() => markEventFailed(eventId, failure));
   upsertSearchAttributes([{ key: EventStatusKey, value: 'failed' }]);
   log.warn('event processing failed', { eventId, kind: failure.kind, error: failure.message });
-}
-
-/** Turns what an activity chain threw into the error recorded on the row. */
-export function describeFailure(err: unknown, policy: ProcessingPolicy): EventFailure {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.type === PAYLOAD_VALIDATION_ERROR) {
-    return { kind: 'validation_error', message: cause.message };
-  }
-  if (isCancellation(err)) {
-    return {
-      kind: 'error',
-      message: `processing did not finish within ${policy.processingTimeoutSec} s, or was cancelled`,
-    };
-  }
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return { kind: 'error', message: `processing failed after retries: ${message}` };
 }

@@ -45,3 +45,68 @@ export interface EventFailure {
   kind: 'validation_error' | 'error';
   message: string;
 }
+
+/** How a batch is cut into chunks and how long one run's history may grow. */
+export interface BatchPolicy {
+  /** Payload bytes one activity loads at most (one event larger than this is a chunk alone). */
+  chunkMaxBytes: number;
+  chunkMaxEvents: number;
+  /**
+   * History length after which the run continues as new. Temporal warns at 10,240 events and
+   * terminates at 51,200; a run stays far below both whatever the batch size.
+   */
+  historyEventLimit: number;
+}
+
+export const DEFAULT_BATCH_POLICY: BatchPolicy = {
+  chunkMaxBytes: 4 * 1024 * 1024,
+  chunkMaxEvents: 500,
+  historyEventLimit: 5000,
+};
+
+/** A contiguous run of a batch's events, in id order; only bounds cross history. */
+export interface BatchChunk {
+  firstId: string;
+  lastId: string;
+  events: number;
+  bytes: number;
+}
+
+/** What `fetchBatch` tells the workflow. */
+export interface BatchPlan {
+  batchId: string;
+  userId: string;
+  totalEvents: number;
+  chunks: BatchChunk[];
+}
+
+/** Where a batch run stands; carried across continue-as-new. */
+export interface BatchProgress {
+  plan: BatchPlan;
+  nextChunk: number;
+  /** Workflow-clock time by which the whole batch must be done. */
+  deadlineMs: number;
+}
+
+export interface BatchWorkflowOptions {
+  policy?: ProcessingPolicy;
+  batch?: BatchPolicy;
+  /** Set only by continue-as-new. */
+  resume?: BatchProgress;
+}
+
+export interface BatchEventResult {
+  event_id: string;
+  status: 'processed' | 'failed';
+  error?: string;
+}
+
+/** The result of `processEventBatchWorkflow`: the Celery batch task's summary. */
+export interface ProcessBatchResult {
+  status: 'success';
+  batch_id: string;
+  total_events: number;
+  processed: number;
+  failed: number;
+  results: BatchEventResult[];
+}

@@ -1,6 +1,7 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations';
+import { BatchSchema } from '../events/batch.entity';
 import { EventSchema } from '../events/event.entity';
 import { UserSchema } from '../users/user.entity';
 
@@ -8,7 +9,7 @@ import { UserSchema } from '../users/user.entity';
 export function buildOrmConfig(database: { url: string; poolMax: number }): Options {
   return defineConfig({
     clientUrl: database.url,
-    entities: [UserSchema, EventSchema],
+    entities: [UserSchema, BatchSchema, EventSchema],
     extensions: [Migrator],
     pool: { min: 0, max: database.poolMax },
     migrations: {

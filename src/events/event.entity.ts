@@ -1,5 +1,6 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { UserSchema } from '../users/user.entity';
+import { BatchSchema } from './batch.entity';
 import { EVENT_STATUSES } from './event-status';
 
 /** One product event as accepted over HTTP, and what processing made of it. */
@@ -20,6 +21,15 @@ export const EventSchema = defineEntity({
     processedAt: p.datetime().columnType('timestamptz').nullable(),
     processingError: p.text().nullable(),
     workflowId: p.string().length(255),
+    batch: p.manyToOne(BatchSchema).ref().nullable(),
+    /** When the event happened, by the client's clock (`timestamp` in the API). */
+    clientTimestamp: p.datetime().columnType('timestamptz').nullable(),
+    /** The client's clock when it sent the request. */
+    sentAt: p.datetime().columnType('timestamptz').nullable(),
+    /** The server's clock when the request arrived. */
+    receivedAt: p.datetime().columnType('timestamptz'),
+    /** When the event happened, corrected for client clock skew (see `event-time.ts`). */
+    eventTime: p.datetime().columnType('timestamptz'),
     createdAt: p
       .datetime()
       .columnType('timestamptz')

@@ -5,21 +5,28 @@ import { jsonBody } from '../http/json-body';
 import type { AppState } from '../http/state';
 import { parseOrThrow } from '../http/validate';
 import { isUuid } from '../db/uuid';
-import { createEventBodySchema } from './event.schemas';
+import { createBatchBodySchema, createEventBodySchema } from './event.schemas';
 import type { EventService } from './event.service';
 import { toEventView } from './event.view';
 
 export interface EventRoutesDeps {
   events: EventService;
-  eventMaxBodyBytes: number;
+  limits: { eventMaxBodyBytes: number; batchMaxBodyBytes: number; batchMaxEvents: number };
 }
 
-/** `/api/v1/events`: accept one event, read one back. */
-export function eventRoutes({ events, eventMaxBodyBytes }: EventRoutesDeps): Router<AppState> {
+/** `/api/v1/events`: accept one event or a batch, read one back. */
+export function eventRoutes({ events, limits }: EventRoutesDeps): Router<AppState> {
+  const batchBodySchema = createBatchBodySchema(limits.batchMaxEvents);
   const router = new Router<AppState>({ prefix: '/api/v1/events' });
   router.use(requireUser());
 
-  router.post('/', jsonBody(eventMaxBodyBytes), async (ctx) => {
+  router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
+    const body = parseOrThrow(batchBodySchema, ctx.request.body);
+    ctx.status = 202;
+    ctx.body = await events.acceptBatch(ctx.state.em, ctx.state.user, body);
+  });
+
+  router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {
     const input = parseOrThrow(createEventBodySchema, ctx.request.body);
     ctx.status = 202;
     ctx.body = await events.accept(ctx.state.em, ctx.state.user, input);

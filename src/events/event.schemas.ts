@@ -14,22 +14,65 @@ const name = z
   .min(1, 'must not be empty')
   .max(255, 'must be at most 255 characters');
 
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/;
+
+/**
+ * An ISO 8601 date-time such as `2025-12-18T10:30:00Z` or `2025-12-18T12:30:00.5+02:00`. One
+ * without an offset is taken as UTC.
+ */
+const dateTime = z
+  .string()
+  .pipe(
+    z.iso.datetime({
+      offset: true,
+      local: true,
+      error: 'must be an ISO 8601 date-time, e.g. 2025-12-18T10:30:00Z',
+    }),
+  )
+  .transform((s) => new Date(LOCAL_DATE_TIME.test(s) ? `${s}Z` : s))
+  .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date-time');
+
 /**
  * One event as clients send it. Unknown fields are rejected (422) rather than ignored: a typo
  * such as `event_nmae` should fail loudly, not store an event without a name.
  */
-export const eventInputSchema = z.strictObject({
+const eventShape = {
   event_name: name,
   event_type: name,
   payload: z.record(z.string(), z.unknown()).nullable().optional(),
-});
+  /** When the event happened, by the client's clock. */
+  timestamp: dateTime.optional(),
+};
 
+export const eventInputSchema = z.strictObject(eventShape);
 export type EventInput = z.infer<typeof eventInputSchema>;
 
-/** The body of `POST /api/v1/events`. */
-export const createEventBodySchema = eventInputSchema.superRefine((body, ctx) => {
+/** Rejects values PostgreSQL cannot store faithfully, anywhere in the body. */
+function storable(body: unknown, ctx: z.RefinementCtx): void {
   const bad = findUnstorable(body, EDGE_MAX_DEPTH);
   if (bad) ctx.addIssue({ code: 'custom', message: `${bad.path} ${bad.reason}` });
-});
+}
 
-export const eventIdParamSchema = z.uuid();
+/** The body of `POST /api/v1/events`. */
+export const createEventBodySchema = z
+  .strictObject({
+    ...eventShape,
+    /** The client's clock when it sent the request; corrects `timestamp` for clock skew. */
+    sent_at: dateTime.optional(),
+  })
+  .superRefine(storable);
+export type CreateEventBody = z.infer<typeof createEventBodySchema>;
+
+/** The body of `POST /api/v1/events/batch`, for a configured largest batch. */
+export function createBatchBodySchema(maxEvents: number) {
+  return z
+    .strictObject({
+      events: z
+        .array(eventInputSchema)
+        .min(1, 'a batch holds at least 1 event')
+        .max(maxEvents, `a batch holds at most ${maxEvents} events`),
+      sent_at: dateTime.optional(),
+    })
+    .superRefine(storable);
+}
+export type CreateBatchBody = z.infer<ReturnType<typeof createBatchBodySchema>>;

@@ -1,4 +1,6 @@
+import type { Batch } from './batch.entity';
 import type { Event } from './event.entity';
+import { EVENT_STATUSES, type EventStatus } from './event-status';
 
 /** The JSON shape of an event in API responses. */
 export interface EventView {
@@ -12,6 +14,13 @@ export interface EventView {
   processed_at: string | null;
   processing_error: string | null;
   workflow_id: string;
+  batch_id: string | null;
+  /** When it happened by the client's clock, as sent. */
+  timestamp: string | null;
+  sent_at: string | null;
+  received_at: string;
+  /** When it happened, corrected for client clock skew. */
+  event_time: string;
   created_at: string;
   updated_at: string;
 }
@@ -28,7 +37,47 @@ export function toEventView(e: Event): EventView {
     processed_at: e.processedAt?.toISOString() ?? null,
     processing_error: e.processingError ?? null,
     workflow_id: e.workflowId,
+    batch_id: e.batch?.id ?? null,
+    timestamp: e.clientTimestamp?.toISOString() ?? null,
+    sent_at: e.sentAt?.toISOString() ?? null,
+    received_at: e.receivedAt.toISOString(),
+    event_time: e.eventTime.toISOString(),
     created_at: e.createdAt.toISOString(),
     updated_at: e.updatedAt.toISOString(),
+  };
+}
+
+/** The JSON shape of a batch in API responses. */
+export interface BatchView {
+  id: string;
+  workflow_id: string;
+  /** `processing` while any event is unfinished, then `completed`. */
+  status: 'processing' | 'completed';
+  total_events: number;
+  counts: Record<EventStatus, number>;
+  event_ids: string[];
+  sent_at: string | null;
+  received_at: string;
+}
+
+export function toBatchView(
+  batch: Batch,
+  events: { id: string; status: EventStatus }[],
+): BatchView {
+  const counts = Object.fromEntries(EVENT_STATUSES.map((s) => [s, 0])) as Record<
+    EventStatus,
+    number
+  >;
+  for (const e of events) counts[e.status] += 1;
+  const done = counts.processed + counts.failed === events.length;
+  return {
+    id: batch.id,
+    workflow_id: batch.workflowId,
+    status: done ? 'completed' : 'processing',
+    total_events: events.length,
+    counts,
+    event_ids: events.map((e) => e.id),
+    sent_at: batch.sentAt?.toISOString() ?? null,
+    received_at: batch.receivedAt.toISOString(),
   };
 }

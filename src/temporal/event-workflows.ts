@@ -1,16 +1,20 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { processEventWorkflow } from '../../workflows';
+import { processEventBatchWorkflow, processEventWorkflow } from '../../workflows';
 import {
+  BatchIdKey,
   EventIdKey,
   EventNameKey,
   EventStatusKey,
   EventTypeKey,
   UserIdKey,
 } from '../../workflows/search-attributes';
-import type { ProcessingPolicy } from '../../workflows/types';
+import type { BatchPolicy, ProcessingPolicy } from '../../workflows/types';
 
 /** The workflow id of an event's processing: one per event, so a second start is refused. */
 export const eventWorkflowId = (eventId: string): string => `event-${eventId}`;
+
+/** The workflow id of a batch's processing. */
+export const batchWorkflowId = (batchId: string): string => `batch-${batchId}`;
 
 export interface EventWorkflowStarter {
   /** Starts processing of a committed event; true when it started, false when already running. */
@@ -20,6 +24,8 @@ export interface EventWorkflowStarter {
     eventName: string;
     eventType: string;
   }): Promise<boolean>;
+  /** Starts processing of a committed batch; same contract as `startEvent`. */
+  startBatch(batch: { id: string; userId: string }): Promise<boolean>;
 }
 
 /** Starts event workflows with the configured policy on the configured task queue. */
@@ -27,11 +33,21 @@ export function createEventWorkflowStarter(
   client: Client,
   taskQueue: string,
   policy: ProcessingPolicy,
+  batchPolicy: BatchPolicy,
 ): EventWorkflowStarter {
+  const startOnce = async (start: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await start();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+      throw err;
+    }
+  };
   return {
-    async startEvent(event) {
-      try {
-        await client.workflow.start(processEventWorkflow, {
+    startEvent: (event) =>
+      startOnce(() =>
+        client.workflow.start(processEventWorkflow, {
           workflowId: eventWorkflowId(event.id),
           taskQueue,
           args: [event.id, policy],
@@ -43,12 +59,21 @@ export function createEventWorkflowStarter(
             { key: UserIdKey, value: event.userId },
             { key: EventStatusKey, value: 'received' },
           ],
-        });
-        return true;
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-        throw err;
-      }
-    },
+        }),
+      ),
+    startBatch: (batch) =>
+      startOnce(() =>
+        client.workflow.start(processEventBatchWorkflow, {
+          workflowId: batchWorkflowId(batch.id),
+          taskQueue,
+          args: [batch.id, { policy, batch: batchPolicy }],
+          staticSummary: `batch ${batch.id} from user ${batch.userId}`,
+          typedSearchAttributes: [
+            { key: BatchIdKey, value: batch.id },
+            { key: UserIdKey, value: batch.userId },
+            { key: EventStatusKey, value: 'received' },
+          ],
+        }),
+      ),
   };
 }

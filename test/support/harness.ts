@@ -16,7 +16,8 @@ import { readTestEnv } from '../setup/test-env';
 
 type Activities = ReturnType<typeof createActivities>;
 
-installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'warn'));
+// Activity failures are expected in fault tests; the SDK logs them at warn.
+installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'error'));
 
 export interface HarnessOptions {
   /** Environment overrides, as the service would read them. */

@@ -1,7 +1,6 @@
-import { uuidv7 } from '../../src/db/uuid';
 import type { Orm } from '../../src/db/orm';
 import { EventSchema } from '../../src/events/event.entity';
-import { eventWorkflowId } from '../../src/temporal/event-workflows';
+import { newEventRow } from '../../src/events/event-rows';
 
 /**
  * Inserts an event row directly, bypassing the API's schema: how rows written by another
@@ -11,21 +10,13 @@ export async function insertEventRow(
   orm: Orm,
   row: { userId: string; eventName?: string; eventType?: string; payload?: unknown },
 ): Promise<string> {
-  const id = uuidv7();
-  const now = new Date();
-  await orm.em.fork().insert(EventSchema, {
-    id,
-    user: row.userId,
-    eventName: row.eventName ?? 'page_view',
-    eventType: row.eventType ?? 'engagement',
-    payload: row.payload ?? null,
-    status: 'received',
-    processed: false,
-    workflowId: eventWorkflowId(id),
-    createdAt: now,
-    updatedAt: now,
-  });
-  return id;
+  const base = newEventRow(
+    row.userId,
+    { event_name: row.eventName ?? 'page_view', event_type: row.eventType ?? 'engagement' },
+    { receivedAt: new Date() },
+  );
+  await orm.em.fork().insert(EventSchema, { ...base, payload: row.payload ?? null });
+  return base.id;
 }
 
 export async function readEventRow(orm: Orm, id: string) {

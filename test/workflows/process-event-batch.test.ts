@@ -1,0 +1,198 @@
+import { type createActivities } from '../../activities';
+import { cutIntoChunks } from '../../activities/batch-activities';
+import { Harness } from '../support/harness';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const MB = 1024 * 1024;
+
+function postBatch(h: Harness, token: string, events: unknown[]) {
+  return h.request('POST', '/api/v1/events/batch', { token, body: { events } });
+}
+
+async function batchRows(h: Harness, batchId: string) {
+  return h.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ id: string; status: string; processed_at: string | null }[]>(
+      'select id, status, processed_at from events where batch_id = ? order by id',
+      [batchId],
+    );
+}
+
+/** The workflow's whole history (all runs), as JSON text, with its event count. */
+async function historyOf(h: Harness, workflowId: string) {
+  const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const json = JSON.stringify(history);
+  return { events: history.events?.length ?? 0, bytes: Buffer.byteLength(json), json };
+}
+
+describe('processEventBatchWorkflow at Temporal limits', () => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await Harness.start();
+    token = (await h.createUser()).token;
+  });
+  afterAll(() => h.close());
+
+  it('processes 1,000 events whose payloads fill the 16 MB body, keeping payloads out of history', async () => {
+    const limit = h.config.api.batchMaxBodyBytes;
+    const envelope = JSON.stringify({ events: [] }).length;
+    const perEvent = Math.floor((limit - envelope) / 1000);
+    const shell = JSON.stringify({
+      event_name: 'bulk',
+      event_type: 'load',
+      payload: { marker: 'PAYLOAD-MARKER', blob: '' },
+    }).length;
+    const events = Array.from({ length: 1000 }, () => ({
+      event_name: 'bulk',
+      event_type: 'load',
+      payload: { marker: 'PAYLOAD-MARKER', blob: 'y'.repeat(perEvent - shell - 1) },
+    }));
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ events }));
+    expect(bodyBytes).toBeLessThanOrEqual(limit);
+    expect(bodyBytes).toBeGreaterThan(limit - 2000);
+
+    const res = await postBatch(h, token, events);
+    expect(res.status).toBe(202);
+    const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    expect(summary).toMatchObject({ total_events: 1000, processed: 1000, failed: 0 });
+    const rows = await batchRows(h, res.body.batch_id);
+    expect(rows.filter((r) => r.status === 'processed')).toHaveLength(1000);
+
+    const history = await historyOf(h, res.body.workflow_id);
+    expect(history.json).not.toContain('PAYLOAD-MARKER');
+    // The summary (1,000 results) is the largest thing in history: far under 2 MB.
+    expect(history.bytes).toBeLessThan(512 * 1024);
+    expect(history.events).toBeLessThan(200);
+  }, 180_000);
+
+  it('processes a batch of payloads just under 1 MB each', async () => {
+    const shell = JSON.stringify({ blob: '' }).length;
+    const events = Array.from({ length: 12 }, () => ({
+      event_name: 'upload',
+      event_type: 'bulk',
+      payload: { blob: 'z'.repeat(MB - shell - 16) },
+    }));
+    const res = await postBatch(h, token, events);
+    expect(res.status).toBe(202);
+    const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    expect(summary).toMatchObject({ total_events: 12, processed: 12, failed: 0 });
+    const history = await historyOf(h, res.body.workflow_id);
+    expect(history.bytes).toBeLessThan(64 * 1024);
+  }, 120_000);
+});
+
+describe('processEventBatchWorkflow under faults', () => {
+  it('retries a transient database error mid-batch without applying anything twice', async () => {
+    const calls: Record<string, number> = {};
+    const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+    const wrap = (real: Activities): Activities => ({
+      ...real,
+      normalizeBatchChunk: async (...args) => {
+        // The second chunk's first attempt loses its connection.
+        if (count('normalizeBatchChunk') === 2)
+          throw new Error('Connection terminated unexpectedly');
+        return real.normalizeBatchChunk(...args);
+      },
+      persistBatch: async (batchId) => {
+        const n = await real.persistBatch(batchId);
+        // The commit happened but its acknowledgement is lost: Temporal retries the step.
+        if (count('persistBatch') === 1) throw new Error('Connection terminated unexpectedly');
+        return n;
+      },
+    });
+    const h = await Harness.start({
+      wrapActivities: wrap,
+      env: { BATCH_CHUNK_MAX_EVENTS: '10' },
+    });
+    try {
+      const { token } = await h.createUser();
+      const events = Array.from({ length: 30 }, (_, i) => ({
+        event_name: 'click',
+        event_type: 'interaction',
+        payload: { i },
+      }));
+      const res = await postBatch(h, token, events);
+      expect(res.status).toBe(202);
+      const firstCommit = Date.now();
+      const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+      expect(summary).toMatchObject({ total_events: 30, processed: 30, failed: 0 });
+      expect(calls.normalizeBatchChunk).toBe(4);
+      expect(calls.persistBatch).toBe(2);
+
+      const rows = await batchRows(h, res.body.batch_id);
+      expect(rows).toHaveLength(30);
+      // One statement wrote every processed_at, once: the retry found nothing left to mark.
+      expect(new Set(rows.map((r) => r.processed_at)).size).toBe(1);
+      expect(Date.parse(rows[0]!.processed_at!)).toBeLessThanOrEqual(firstCommit + 30_000);
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
+
+  it('continues as new when history passes its limit, and finishes the batch', async () => {
+    const h = await Harness.start({
+      env: { BATCH_CHUNK_MAX_EVENTS: '2', BATCH_HISTORY_EVENT_LIMIT: '100' },
+    });
+    try {
+      const { token } = await h.createUser();
+      const events = Array.from({ length: 40 }, (_, i) => ({
+        event_name: 'click',
+        event_type: 'interaction',
+        payload: { i },
+      }));
+      let deep: unknown = {};
+      for (let level = 0; level < 11; level++) deep = { k: deep };
+      events[7]!.payload = deep as { i: number };
+      const res = await postBatch(h, token, events);
+      const handle = h.temporal.workflow.getHandle(res.body.workflow_id);
+      const summary = await handle.result();
+      expect(summary).toMatchObject({ total_events: 40, processed: 39, failed: 1 });
+      // The last run was continued from an earlier one, which handed over within its limit.
+      const lastRun = await handle.fetchHistory();
+      const started = lastRun.events?.[0]?.workflowExecutionStartedEventAttributes;
+      const earlierRunId = started?.continuedExecutionRunId;
+      expect(earlierRunId).toBeTruthy();
+      const earlierRun = await h.temporal.workflow
+        .getHandle(res.body.workflow_id, earlierRunId!)
+        .fetchHistory();
+      const earlierEvents = earlierRun.events ?? [];
+      expect(earlierEvents.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+      expect(earlierEvents.length).toBeLessThan(120);
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
+});
+
+describe('cutIntoChunks', () => {
+  const ids = (n: number, bytes: number) =>
+    Array.from({ length: n }, (_, i) => ({ id: `id-${String(i).padStart(3, '0')}`, bytes }));
+
+  it('closes a chunk before it passes the byte or event bound', () => {
+    const chunks = cutIntoChunks(ids(10, 100), { chunkMaxBytes: 350, chunkMaxEvents: 100 });
+    expect(chunks.map((c) => c.events)).toEqual([3, 3, 3, 1]);
+    expect(chunks[0]).toEqual({ firstId: 'id-000', lastId: 'id-002', events: 3, bytes: 300 });
+    expect(
+      cutIntoChunks(ids(5, 1), { chunkMaxBytes: 1e9, chunkMaxEvents: 2 }).map((c) => c.events),
+    ).toEqual([2, 2, 1]);
+  });
+
+  it('gives an event larger than the byte bound a chunk of its own', () => {
+    const chunks = cutIntoChunks(
+      [
+        { id: 'a', bytes: 10 },
+        { id: 'b', bytes: 5000 },
+        { id: 'c', bytes: 10 },
+      ],
+      { chunkMaxBytes: 100, chunkMaxEvents: 100 },
+    );
+    expect(chunks.map((c) => [c.firstId, c.lastId])).toEqual([
+      ['a', 'a'],
+      ['b', 'b'],
+      ['c', 'c'],
+    ]);
+  });
+});
