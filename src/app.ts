@@ -7,6 +7,7 @@ import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
+import { rateLimitPerUser } from './http/rate-limit';
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
@@ -23,7 +24,7 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
   const app = new Koa<AppState>({ proxy: false });
   const workflows = createEventWorkflowStarter(
     temporal,
-    config.temporal.taskQueue,
+    config.temporal,
     config.processing,
     config.batch,
   );
@@ -47,8 +48,9 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
       },
     },
   ]);
-  const eventsRouter = eventRoutes({ events, limits: config.api });
-  for (const router of [health, eventsRouter, batchRoutes({ events })]) {
+  const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
+  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });
+  for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -28,12 +28,24 @@ const envSchema = z.object({
   /** Requests per user per minute; 0 turns rate limiting off (the local default). */
   RATE_LIMIT_PER_MINUTE: intFrom(0, 10_000_000).default(0),
 
+  /** How often the outbox relay looks for events whose workflow has not started; 0 = off. */
+  OUTBOX_INTERVAL_MS: intFrom(0, 3_600_000).default(1000),
+  /** How long an event may wait for its workflow before the relay (re)starts it. */
+  OUTBOX_GRACE_MS: intFrom(0, 3_600_000).default(5000),
+  OUTBOX_BATCH_SIZE: intFrom(1, 10_000).default(500),
+
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
 
   TEMPORAL_ADDRESS: z.string().min(1).default(DEFAULT_TEMPORAL_ADDRESS),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('event-ingestion'),
+  /**
+   * How long accepting an event may wait for Temporal to start its workflow. Past it the event
+   * is stored as `waiting` and the outbox relay starts it later, so an outage costs clients
+   * this long at most.
+   */
+  TEMPORAL_START_TIMEOUT_MS: intFrom(100, 60_000).default(2000),
 
   /** Retries after the first attempt of each activity (the seed's EVENT_MAX_RETRIES). */
   EVENT_MAX_RETRIES: intFrom(0, 100).default(3),
@@ -69,9 +81,10 @@ export interface Config {
     rateLimitPerMinute: number;
   };
   database: { url: string; poolMax: number };
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string; startTimeoutMs: number };
   processing: ProcessingPolicy;
   batch: BatchPolicy;
+  outbox: { intervalMs: number; graceMs: number; batchSize: number };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
 }
@@ -114,6 +127,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      startTimeoutMs: e.TEMPORAL_START_TIMEOUT_MS,
     },
     processing: {
       maxRetries: e.EVENT_MAX_RETRIES,
@@ -126,6 +140,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       chunkMaxBytes: e.BATCH_CHUNK_MAX_BYTES,
       chunkMaxEvents: e.BATCH_CHUNK_MAX_EVENTS,
       historyEventLimit: e.BATCH_HISTORY_EVENT_LIMIT,
+    },
+    outbox: {
+      intervalMs: e.OUTBOX_INTERVAL_MS,
+      graceMs: e.OUTBOX_GRACE_MS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
     },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -8,7 +8,10 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
+import { startOutboxRelay } from '../../src/events/outbox-relay';
+import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
+import { createEventWorkflowStarter } from '../../src/temporal/event-workflows';
 import { createUser } from '../../src/users/user.service';
 import { createEventWorker } from '../../src/worker/create-worker';
 import { installTemporalRuntime } from '../../src/worker/runtime';
@@ -26,6 +29,12 @@ export interface HarnessOptions {
   wrapActivities?: (a: Activities) => Activities;
   /** Start no worker: workflows stay queued (to test what happens before processing). */
   noWorker?: boolean;
+  /** Where the API's Temporal client connects (a dead address simulates an outage). */
+  apiTemporalAddress?: string;
+  /** Run against another database (e.g. one of the test's own, see `createTestDatabase`). */
+  databaseUrl?: string;
+  /** Run the outbox relay beside the API, as the API process does. */
+  outboxRelay?: boolean;
 }
 
 export interface ApiResponse<T = any> {
@@ -48,6 +57,7 @@ export class Harness {
     private readonly worker: Worker | undefined,
     private readonly workerRun: Promise<void> | undefined,
     private readonly connection: NativeConnection,
+    private readonly relay: { stop(): Promise<void> } | undefined,
   ) {}
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
@@ -55,12 +65,14 @@ export class Harness {
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      DATABASE_URL: testEnv.databaseUrl,
+      DATABASE_URL: options.databaseUrl ?? testEnv.databaseUrl,
       TEMPORAL_ADDRESS: testEnv.temporalAddress,
       TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
       EVENT_RETRY_INITIAL_INTERVAL_MS: '50',
       EVENT_RETRY_MAX_INTERVAL_MS: '200',
       SHUTDOWN_GRACE_MS: '2000',
+      OUTBOX_INTERVAL_MS: '200',
+      OUTBOX_GRACE_MS: '500',
       ...options.env,
     });
     const logger = createLogger(config.logLevel);
@@ -79,12 +91,26 @@ export class Harness {
       });
       workerRun = worker.run();
     }
-    const temporal = createTemporalClient(config.temporal);
-    const app = createApp({ config, orm, temporal, logger });
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const temporal = createTemporalClient({
+      ...config.temporal,
+      address: options.apiTemporalAddress ?? config.temporal.address,
     });
+    const app = createApp({ config, orm, temporal, logger });
+    const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
+    const relay = options.outboxRelay
+      ? startOutboxRelay({
+          orm,
+          logger,
+          workflows: createEventWorkflowStarter(
+            temporal,
+            config.temporal,
+            config.processing,
+            config.batch,
+          ),
+          ...config.outbox,
+        })
+      : undefined;
     return new Harness(
       config,
       orm,
@@ -94,6 +120,7 @@ export class Harness {
       worker,
       workerRun,
       connection,
+      relay,
     );
   }
 
@@ -147,6 +174,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
+    await this.relay?.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
