@@ -6,6 +6,14 @@ import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
+import {
+  countAcceptedEvents,
+  createApiMetrics,
+  httpMetrics,
+  metricsRoutes,
+  type ApiMetrics,
+} from './http/metrics';
+import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
@@ -15,18 +23,27 @@ export interface AppDeps {
   orm: Orm;
   temporal: Client;
   logger: Logger;
+  /** Where request and event metrics go; a fresh registry when omitted. */
+  metrics?: ApiMetrics;
 }
 
 /** Builds the HTTP application from its dependencies; listening is the caller's business. */
-export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppState> {
+export function createApp({
+  config,
+  orm,
+  temporal,
+  logger,
+  metrics = createApiMetrics(),
+}: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const workflows = createEventWorkflowStarter(
     temporal,
     config.temporal.taskQueue,
     config.processing,
   );
-  const events = createEventService({ workflows, logger });
+  const events = countAcceptedEvents(createEventService({ workflows, logger }), metrics);
 
+  app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {
     // One unit of work per request.
@@ -47,6 +64,18 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
   ]);
   const eventsRouter = eventRoutes({ events, eventMaxBodyBytes: config.api.eventMaxBodyBytes });
   for (const router of [health, eventsRouter]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  const openApi = buildOpenApiDocument(
+    apiRouteGroups({ metricsEnabled: config.metrics.apiEnabled }),
+  );
+  const operations = [openApiRoutes(openApi)];
+  if (config.metrics.apiEnabled) {
+    operations.push(metricsRoutes(metrics.registry, config.metrics.token));
+  }
+  for (const router of operations) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
