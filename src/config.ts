@@ -60,6 +60,18 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFrom(1, 10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intFrom(1, 10_000).default(100),
   SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
+
+  /** Serve `GET /metrics` on the API port; turn off where that port is public. */
+  METRICS_ENABLED: z.stringbool().default(true),
+  /** When set, every metrics endpoint of ours wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The worker's own metrics endpoint; 0 turns it off. */
+  WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
+  /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
+  TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
+  /** Distinct `event_type` label values one worker reports before folding the rest into `other`. */
+  WORKER_METRICS_MAX_EVENT_TYPES: intFrom(1, 10_000).default(50),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -87,6 +99,23 @@ export interface Config {
   outbox: { intervalMs: number; graceMs: number; batchSize: number };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
+  metrics: MetricsConfig;
+}
+
+/** Where and how the API and the worker expose Prometheus metrics. */
+export interface MetricsConfig {
+  /** Whether the API serves `GET /metrics`. */
+  apiEnabled: boolean;
+  /** Bearer token scrapers must send; undefined leaves the endpoints open. */
+  token: string | undefined;
+  /** Interface the worker's metrics endpoints bind to. */
+  workerHost: string;
+  /** Port of the worker's own metrics; 0 is off. */
+  workerPort: number;
+  /** Port of the Temporal SDK's metrics exporter; 0 is off. */
+  sdkPort: number;
+  /** Cap on distinct `event_type` label values per worker process. */
+  maxEventTypes: number;
 }
 
 /** Thrown at start-up when an environment variable has a value the service cannot use. */
@@ -151,5 +180,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metrics: {
+      apiEnabled: e.METRICS_ENABLED,
+      token: e.METRICS_TOKEN,
+      workerHost: e.WORKER_METRICS_HOST,
+      workerPort: e.WORKER_METRICS_PORT,
+      sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
+      maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
+    },
   };
 }

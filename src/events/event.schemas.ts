@@ -101,3 +101,6 @@ function uniqueKeysWithinBatch(body: { events: EventInput[] }, ctx: z.Refinement
   });
 }
 export type CreateBatchBody = z.infer<ReturnType<typeof createBatchBodySchema>>;
+
+/** Path ids: UUIDs. A malformed one answers 404 like an unknown one. */
+export const eventIdParamSchema = z.uuid();

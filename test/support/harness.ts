@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type Koa from 'koa';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -13,14 +14,32 @@ import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createEventWorkflowStarter } from '../../src/temporal/event-workflows';
 import { createUser } from '../../src/users/user.service';
+import { findFreePort } from '../../src/dev/temporal-dev-server';
+import type { AppState } from '../../src/http/state';
 import { createEventWorker } from '../../src/worker/create-worker';
+import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';
 import { installTemporalRuntime } from '../../src/worker/runtime';
+import { createWorkerMetrics } from '../../src/worker/worker-metrics';
 import { readTestEnv } from '../setup/test-env';
 
 type Activities = ReturnType<typeof createActivities>;
 
-// Activity failures are expected in fault tests; the SDK logs them at warn.
-installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'error'));
+let runtime: Promise<{ sdkMetricsUrl: string }> | undefined;
+
+/**
+ * Installs the Temporal Runtime once per test process (each jest worker is one), with the SDK's
+ * metrics exporter on a free port, before the first native connection.
+ */
+// Activity failures are expected in fault tests; the SDK logs them at warn, so tests show errors only.
+function ensureRuntime(): Promise<{ sdkMetricsUrl: string }> {
+  runtime ??= findFreePort().then((port) => {
+    installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'error'), {
+      sdkMetricsAddress: `127.0.0.1:${port}`,
+    });
+    return { sdkMetricsUrl: `http://127.0.0.1:${port}/metrics` };
+  });
+  return runtime;
+}
 
 export interface HarnessOptions {
   /** Environment overrides, as the service would read them. */
@@ -53,9 +72,16 @@ export class Harness {
     readonly orm: Orm,
     readonly temporal: Client,
     readonly baseUrl: string,
+    /** The Koa app behind `baseUrl`, for tests that inspect its routers. */
+    readonly app: Koa<AppState>,
+    /** The worker's own metrics endpoint; undefined with `noWorker`. */
+    readonly workerMetricsUrl: string | undefined,
+    /** The Temporal SDK's metrics endpoint of this test process. */
+    readonly sdkMetricsUrl: string,
     private readonly server: Server,
     private readonly worker: Worker | undefined,
     private readonly workerRun: Promise<void> | undefined,
+    private readonly metricsServer: MetricsServer | undefined,
     private readonly connection: NativeConnection,
     private readonly relay: { stop(): Promise<void> } | undefined,
   ) {}
@@ -75,12 +101,15 @@ export class Harness {
       OUTBOX_GRACE_MS: '500',
       ...options.env,
     });
+    const { sdkMetricsUrl } = await ensureRuntime();
     const logger = createLogger(config.logLevel);
     const orm = await createOrm(config.database);
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     let worker: Worker | undefined;
     let workerRun: Promise<void> | undefined;
+    let metricsServer: MetricsServer | undefined;
     if (!options.noWorker) {
+      const metrics = createWorkerMetrics({ maxEventTypes: config.metrics.maxEventTypes });
       worker = await createEventWorker({
         config,
         orm,
@@ -88,6 +117,13 @@ export class Harness {
         connection,
         workflowBundle: { codePath: testEnv.workflowBundlePath },
         wrapActivities: options.wrapActivities,
+        metrics,
+      });
+      metricsServer = await serveMetrics(metrics.registry, {
+        host: '127.0.0.1',
+        port: 0,
+        token: config.metrics.token,
+        logger,
       });
       workerRun = worker.run();
     }
@@ -116,9 +152,13 @@ export class Harness {
       orm,
       temporal,
       `http://127.0.0.1:${port}`,
+      app,
+      metricsServer && `http://127.0.0.1:${metricsServer.port}/metrics`,
+      sdkMetricsUrl,
       server,
       worker,
       workerRun,
+      metricsServer,
       connection,
       relay,
     );
@@ -183,6 +223,7 @@ export class Harness {
       this.worker.shutdown();
       await this.workerRun;
     }
+    await this.metricsServer?.close();
     await this.connection.close();
     await this.temporal.connection.close();
     await this.orm.close(true);
