@@ -46,6 +46,9 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Every environment variable the service reads, e.g. to check deployment files against. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Processing settings the workflows receive as input, so that they stay deterministic. */
 export interface ProcessingPolicy {
   maxRetries: number;
