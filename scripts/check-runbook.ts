@@ -18,10 +18,9 @@ import {
   createOutage,
   FAST_FAILURE_ENV,
   prepareRunbookScenario,
-  waitForStatus,
-  waitForWorkflow,
   type RunbookScenario,
 } from './support/runbook-scenario';
+import { waitForStatus, waitForWorkflow } from './support/wait-for';
 
 const ROOT = path.resolve(__dirname, '..');
 const RUNBOOK = path.join(ROOT, 'docs', 'operations.md');

@@ -35,6 +35,12 @@ export interface LiveStackOptions {
   log: (msg: string) => void;
 }
 
+/** The ids `POST /api/v1/events` answers with. */
+export interface AcceptedEvent {
+  eventId: string;
+  workflowId: string;
+}
+
 /** A running throwaway copy of the service; `stop()` removes every part of it. */
 export interface LiveStack {
   config: Config;
@@ -50,6 +56,8 @@ export interface LiveStack {
   workerIdentity: string;
   /** A new user; returns its id and bearer token. */
   createUser(): Promise<{ id: string; token: string }>;
+  /** `POST /api/v1/events` as `token`; throws unless the API accepts the event (202). */
+  postEvent(token: string, body: Record<string, unknown>): Promise<AcceptedEvent>;
   stop(): Promise<void>;
 }
 
@@ -143,6 +151,7 @@ async function start(
       }),
   );
 
+  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   return {
     config,
     orm,
@@ -151,7 +160,7 @@ async function start(
     temporalAddress: server.address,
     uiUrl: server.uiUrl,
     databaseUrl,
-    apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+    apiUrl,
     workerIdentity: worker.options.identity,
     createUser: async () => {
       const { id, token } = await createUser(
@@ -160,8 +169,26 @@ async function start(
       );
       return { id, token };
     },
+    postEvent: (token, body) => postEvent(apiUrl, token, body),
     stop,
   };
+}
+
+async function postEvent(
+  apiUrl: string,
+  token: string,
+  body: Record<string, unknown>,
+): Promise<AcceptedEvent> {
+  const res = await fetch(`${apiUrl}/api/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await res.json()) as { event_id?: string; workflow_id?: string };
+  if (res.status !== 202 || !answer.event_id || !answer.workflow_id) {
+    throw new Error(`POST /api/v1/events answered ${res.status}: ${JSON.stringify(answer)}`);
+  }
+  return { eventId: answer.event_id, workflowId: answer.workflow_id };
 }
 
 async function createDatabase(adminUrl: string, name: string): Promise<string> {

@@ -1,17 +1,14 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { createActivities } from '../../activities';
 import { uuidv7 } from '../../src/db/uuid';
 import { EventSchema } from '../../src/events/event.entity';
 import { createEventWorkflowStarter, eventWorkflowId } from '../../src/temporal/event-workflows';
-import type { LiveStack } from './live-stack';
+import type { AcceptedEvent, LiveStack } from './live-stack';
+import { waitForCount, waitForStatus, waitForWorkflow } from './wait-for';
 
 type Activities = ReturnType<typeof createActivities>;
 
 /** One event of the scenario: its id and its workflow's id. */
-export interface EventRef {
-  eventId: string;
-  workflowId: string;
-}
+export type EventRef = AcceptedEvent;
 
 /** The events the runbook commands are run against, one in each state an operator meets. */
 export interface RunbookScenario {
@@ -57,8 +54,6 @@ export function createOutage() {
   };
 }
 
-const SETTLE_TIMEOUT_MS = 60_000;
-
 /**
  * Drives real events through the real API and worker into every state the runbook talks about,
  * and waits until Temporal's visibility store shows them, so that list commands see them.
@@ -69,7 +64,7 @@ export async function prepareRunbookScenario(
 ): Promise<RunbookScenario> {
   const user = await stack.createUser();
   const post = (eventName: string, eventType: string) =>
-    postEvent(stack, user.token, { event_name: eventName, event_type: eventType, payload: {} });
+    stack.postEvent(user.token, { event_name: eventName, event_type: eventType, payload: {} });
 
   const processed = await post('page_view', 'engagement');
   await waitForStatus(stack, processed, 'processed');
@@ -121,83 +116,6 @@ export async function prepareRunbookScenario(
     stuck,
     historyEventId: await findValidateStep(stack, o2),
   };
-}
-
-/** Polls the stored row until it has `status`. */
-export async function waitForStatus(
-  stack: LiveStack,
-  ref: EventRef,
-  status: string,
-): Promise<void> {
-  let last: string | undefined;
-  await until(
-    `event ${ref.eventId} to be ${status}`,
-    async () => {
-      const row = await stack.orm.em.fork().findOne(EventSchema, { id: ref.eventId });
-      last = row?.status;
-      return last === status;
-    },
-    () => `last status: ${last}`,
-  );
-}
-
-/** Polls the workflow's current run until its status is `status` (e.g. `COMPLETED`). */
-export async function waitForWorkflow(
-  stack: LiveStack,
-  ref: EventRef,
-  status: string,
-): Promise<void> {
-  let last: string | undefined;
-  await until(
-    `workflow ${ref.workflowId} to be ${status}`,
-    async () => {
-      last = (await stack.temporal.workflow.getHandle(ref.workflowId).describe()).status.name;
-      return last === status;
-    },
-    () => `last status: ${last}`,
-  );
-}
-
-/** Polls Temporal's visibility store until `query` matches exactly `count` executions. */
-export async function waitForCount(stack: LiveStack, query: string, count: number): Promise<void> {
-  let last: number | undefined;
-  await until(
-    `${count} executions matching ${query}`,
-    async () => {
-      last = (await stack.temporal.workflow.count(query)).count;
-      return last === count;
-    },
-    () => `last count: ${last}`,
-  );
-}
-
-async function until(
-  what: string,
-  done: () => Promise<boolean>,
-  state: () => string,
-): Promise<void> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (${state()})`);
-    await delay(100);
-  }
-}
-
-async function postEvent(
-  stack: LiveStack,
-  token: string,
-  body: Record<string, unknown>,
-): Promise<EventRef> {
-  const res = await fetch(`${stack.apiUrl}/api/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await res.json()) as { event_id?: string; workflow_id?: string };
-  if (res.status !== 202 || !answer.event_id || !answer.workflow_id) {
-    throw new Error(`POST /api/v1/events answered ${res.status}: ${JSON.stringify(answer)}`);
-  }
-  return { eventId: answer.event_id, workflowId: answer.workflow_id };
 }
 
 /** A row written by another producer, bypassing the API's schema (as an older API could). */
