@@ -7,7 +7,9 @@ export class Migration20261128000004_attempts_and_listing extends Migration {
     this.addSql(`alter table "events" add column "last_run_id" varchar(64) null;`);
     // The latest failure's error; unlike processing_error it survives a later success.
     this.addSql(`alter table "events" add column "last_error" text null;`);
-    this.addSql(`update "events" set "last_error" = "processing_error", "attempts" = case when "status" in ('processed', 'failed') then 1 else 0 end;`);
+    this.addSql(
+      `update "events" set "last_error" = "processing_error", "attempts" = case when "status" in ('processed', 'failed') then 1 else 0 end;`,
+    );
     // Listing a user's events newest first (ids are time-ordered), and their failed ones.
     this.addSql(`create index "events_user_id_id_index" on "events" ("user_id", "id" desc);`);
     this.addSql(
