@@ -273,12 +273,7 @@ async function record(
       workflowBundle: { code: env.bundleCode },
       wrapActivities: scenario.wrapActivities,
     });
-    const starter = createEventWorkflowStarter(
-      client,
-      config.temporal,
-      config.processing,
-      config.batch,
-    );
+    const starter = createEventWorkflowStarter(client, config);
     const events = createEventService({ workflows: starter, logger: env.logger });
     const { id: userId } = await createUser(orm.em.fork(), `histories-${randomUUID()}@example.com`);
     const ctx: ScenarioContext = { config, orm, client, events, userId };

@@ -38,12 +38,7 @@ export function createApp({
   metrics = createApiMetrics(),
 }: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
-  const workflows = createEventWorkflowStarter(
-    temporal,
-    config.temporal,
-    config.processing,
-    config.batch,
-  );
+  const workflows = createEventWorkflowStarter(temporal, config);
   const events = countAcceptedEvents(createEventService({ workflows, logger }), metrics);
 
   app.use(httpMetrics(metrics));

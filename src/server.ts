@@ -1,11 +1,10 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
-import { startOutboxRelay } from './events/outbox-relay';
+import { startConfiguredOutboxRelay } from './events/outbox-relay';
 import { listen } from './http/listen';
 import { createLogger } from './logger';
 import { createTemporalClient } from './temporal/client';
-import { createEventWorkflowStarter } from './temporal/event-workflows';
 
 /** Entry point of the API process (`npm run start:api`). */
 async function main(): Promise<void> {
@@ -19,20 +18,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   logger.info({ host: config.api.host, port: config.api.port }, 'API listening');
 
-  const relay =
-    config.outbox.intervalMs > 0
-      ? startOutboxRelay({
-          orm,
-          logger,
-          workflows: createEventWorkflowStarter(
-            temporal,
-            config.temporal,
-            config.processing,
-            config.batch,
-          ),
-          ...config.outbox,
-        })
-      : undefined;
+  const relay = startConfiguredOutboxRelay({ config, orm, temporal, logger });
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -70,12 +70,12 @@ export async function prepareRunbookScenario(
   await waitForStatus(stack, processed, 'processed');
 
   const invalid = await insertEvent(stack, user.id, 'signup', 'account', 'not an object');
-  await createEventWorkflowStarter(
-    stack.temporal,
-    stack.config.temporal,
-    stack.config.processing,
-    stack.config.batch,
-  ).startEvent({ id: invalid.eventId, userId: user.id, eventName: 'signup', eventType: 'account' });
+  await createEventWorkflowStarter(stack.temporal, stack.config).startEvent({
+    id: invalid.eventId,
+    userId: user.id,
+    eventName: 'signup',
+    eventType: 'account',
+  });
   await waitForStatus(stack, invalid, 'failed');
 
   outage.start();
@@ -89,12 +89,13 @@ export async function prepareRunbookScenario(
   outage.end();
 
   const stuck = await insertEvent(stack, user.id, 'page_view', 'engagement', {});
-  await createEventWorkflowStarter(
-    stack.temporal,
-    { ...stack.config.temporal, taskQueue: `${stack.config.temporal.taskQueue}-unpolled` },
-    stack.config.processing,
-    stack.config.batch,
-  ).startEvent({
+  await createEventWorkflowStarter(stack.temporal, {
+    ...stack.config,
+    temporal: {
+      ...stack.config.temporal,
+      taskQueue: `${stack.config.temporal.taskQueue}-unpolled`,
+    },
+  }).startEvent({
     id: stuck.eventId,
     userId: user.id,
     eventName: 'page_view',

@@ -1,6 +1,8 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
-import type { EventWorkflowStarter } from '../temporal/event-workflows';
+import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
 
 export interface OutboxRelayOptions {
   orm: Orm;
@@ -103,4 +105,21 @@ export function startOutboxRelay(opts: OutboxRelayOptions): { stop(): Promise<vo
       await running;
     },
   };
+}
+
+/** The relay as the API process runs it: configured by OUTBOX_*; undefined when turned off. */
+export function startConfiguredOutboxRelay(deps: {
+  config: Config;
+  orm: Orm;
+  temporal: Client;
+  logger: Logger;
+}): { stop(): Promise<void> } | undefined {
+  const { config, orm, temporal, logger } = deps;
+  if (config.outbox.intervalMs <= 0) return undefined;
+  return startOutboxRelay({
+    orm,
+    logger,
+    workflows: createEventWorkflowStarter(temporal, config),
+    ...config.outbox,
+  });
 }

@@ -31,10 +31,13 @@ export interface EventWorkflowStarter {
 /** Starts event workflows with the configured policy on the configured task queue. */
 export function createEventWorkflowStarter(
   client: Client,
-  temporal: { taskQueue: string; startTimeoutMs: number },
-  policy: ProcessingPolicy,
-  batchPolicy: BatchPolicy,
+  config: {
+    temporal: { taskQueue: string; startTimeoutMs: number };
+    processing: ProcessingPolicy;
+    batch: BatchPolicy;
+  },
 ): EventWorkflowStarter {
+  const { temporal, processing: policy, batch: batchPolicy } = config;
   const { taskQueue } = temporal;
   const startOnce = async (start: () => Promise<unknown>): Promise<boolean> => {
     try {

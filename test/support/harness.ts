@@ -9,10 +9,9 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { startOutboxRelay } from '../../src/events/outbox-relay';
+import { startConfiguredOutboxRelay } from '../../src/events/outbox-relay';
 import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
-import { createEventWorkflowStarter } from '../../src/temporal/event-workflows';
 import { createUser } from '../../src/users/user.service';
 import { findFreePort } from '../../src/dev/temporal-dev-server';
 import type { AppState } from '../../src/http/state';
@@ -135,17 +134,7 @@ export class Harness {
     const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
     const relay = options.outboxRelay
-      ? startOutboxRelay({
-          orm,
-          logger,
-          workflows: createEventWorkflowStarter(
-            temporal,
-            config.temporal,
-            config.processing,
-            config.batch,
-          ),
-          ...config.outbox,
-        })
+      ? startConfiguredOutboxRelay({ config, orm, temporal, logger })
       : undefined;
     return new Harness(
       config,
