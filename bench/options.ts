@@ -60,6 +60,8 @@ export interface BenchOptions {
   plan: Plan;
   /** Which measurements to run; the others show as "skipped". */
   only: ReadonlySet<Scenario>;
+  /** Client concurrencies of measurement b (1, 16 and 64 unless narrowed for an experiment). */
+  singleEventClients: number[];
   /** Where the dev server keeps its state: a SQLite file in a temp dir, or memory. */
   temporalDb: 'memory' | 'file';
   sqlitePragmas: Record<string, string>;
@@ -82,6 +84,7 @@ const USAGE = `usage: npm run bench [-- options]
   --quick                 few rounds, small counts (CI smoke, about 2 min)
   --only a,b,...          run only these measurements (a engine, b single-event, c batch,
                           d PostgreSQL, e accept latency; f memory is always sampled)
+  --clients 1,16,64       client concurrencies of measurement b (each must be 1, 16 or 64)
   --temporal-db memory|file   dev server state in memory (default) or a SQLite file in a temp dir
   --sqlite-pragma K=V     passed to the dev server (repeatable), e.g. journal_mode=wal
   --env K=V               extra environment for the API and worker (repeatable)
@@ -111,6 +114,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
       options: {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
+        clients: { type: 'string', default: '1,16,64' },
         'temporal-db': { type: 'string', default: 'memory' },
         'sqlite-pragma': { type: 'string', multiple: true, default: [] },
         env: { type: 'string', multiple: true, default: [] },
@@ -142,6 +146,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
   return {
     plan: v.quick ? QUICK : FULL,
     only: parseOnly(v.only),
+    singleEventClients: parseClients(v.clients),
     temporalDb,
     sqlitePragmas: pairs(v['sqlite-pragma'], '--sqlite-pragma'),
     serviceEnv: pairs(v.env, '--env'),
@@ -161,6 +166,14 @@ function parseOnly(value: string | undefined): Set<Scenario> {
   const unknown = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new UsageError(`--only: unknown measurement ${unknown.join(', ')}`);
   return new Set(chosen as Scenario[]);
+}
+
+function parseClients(value: string): number[] {
+  const clients = value.split(',').map((s) => Number(s.trim()));
+  if (clients.length === 0 || clients.some((c) => ![1, 16, 64].includes(c))) {
+    throw new UsageError(`--clients takes some of 1,16,64, got ${value}`);
+  }
+  return [...new Set(clients)].sort((x, y) => x - y);
 }
 
 function pairs(items: string[], flag: string): Record<string, string> {

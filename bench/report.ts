@@ -137,7 +137,7 @@ export function formatTable(r: BenchResults): string {
     lo ? `${fmt(lo.acceptPerSec)} events/s` : 'skipped',
     '',
   ]);
-  for (const name of ['api', 'worker']) {
+  for (const name of ['api', 'worker', 'temporal dev server']) {
     const m = r.f[name];
     const phases = m
       ? Object.entries(m.byPhase)
@@ -150,6 +150,25 @@ export function formatTable(r: BenchResults): string {
       `peak RSS, ${name} process`,
       m ? `${fmt(m.peakRssMb)} MB (by phase: ${phases})` : 'n/a',
       name === 'worker' ? verdict('f worker peak RSS under batch load') : '',
+    ]);
+  }
+  for (const phase of ['b64', 'a']) {
+    const work = r.workByPhase[phase];
+    if (!work) continue;
+    const perUnit = Object.entries(r.f)
+      .map(([name, usage]) => {
+        const seconds = usage.cpuSecondsByPhase[phase];
+        return seconds === undefined ? '' : `${name} ${fmt((seconds * 1000) / work)}`;
+      })
+      .filter((x) => x !== '')
+      .join(', ');
+    rows.push([
+      'f',
+      phase === 'a'
+        ? 'CPU ms per trivial workflow (a)'
+        : 'CPU ms per event, single event, 64 clients',
+      perUnit,
+      '',
     ]);
   }
   const header = ['', 'measurement (medians)', 'figure', 'target'];

@@ -1,5 +1,5 @@
 import type { MachineInfo } from './machine';
-import type { MemoryPeaks } from './memory-sampler';
+import type { ProcessUsage } from './process-sampler';
 import type { EngineRound } from './scenarios/engine-ceiling';
 import type { BatchRound } from './scenarios/batch';
 import type { PostgresRound } from './scenarios/postgres-ceiling';
@@ -33,7 +33,10 @@ export interface BenchResults {
   c?: Measured<BatchRound> | { unavailable: string };
   d?: Measured<PostgresRound>;
   e?: { unloaded: Measured<SingleEventRound>; loaded: Measured<SingleEventRound> };
-  f: Record<string, MemoryPeaks>;
+  /** Memory and CPU of the API, the worker(s) and the Temporal dev server, by phase. */
+  f: Record<string, ProcessUsage>;
+  /** Events (or workflows) each phase processed, warm-up included, to divide CPU time by. */
+  workByPhase: Record<string, number>;
   ratios: { bOverA?: number; cOverD?: number };
   targets: TargetResult[];
   /** A failed check voids the run: the figures above cannot be trusted. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { BenchCheckError, BenchTimeoutError } from './errors';
 import { describeMachine } from './machine';
-import { MemorySampler } from './memory-sampler';
+import { ProcessSampler } from './process-sampler';
 import { parseOptions, UsageError, type BenchOptions, type Scenario } from './options';
 import { PAYLOAD_BYTES } from './payloads';
 import { ProgressBar } from './progress';
@@ -25,7 +25,6 @@ import { singleEventRound } from './scenarios/single-event';
 import { startStack, type Stack } from './stack';
 
 const RESULTS_DIR = path.join(__dirname, 'results');
-const SINGLE_EVENT_CONCURRENCIES = [1, 16, 64] as const;
 
 async function main(): Promise<number> {
   const opts = parseOptions();
@@ -44,7 +43,10 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const sampler = new MemorySampler(Object.fromEntries(stack.children.map((c) => [c.name, c.pid])));
+  const sampler = new ProcessSampler({
+    ...Object.fromEntries(stack.children.map((c) => [c.name, c.pid])),
+    'temporal dev server': stack.temporalPid,
+  });
   const { rows: pgVersion } = await stack.pg.query<{ v: string }>(
     `select current_setting('server_version') as v`,
   );
@@ -62,6 +64,7 @@ async function main(): Promise<number> {
       payloadBytes: PAYLOAD_BYTES,
     },
     f: {},
+    workByPhase: {},
     ratios: {},
     targets: [],
     checkFailures: [],
@@ -73,6 +76,7 @@ async function main(): Promise<number> {
     phase: string,
     weight: number,
     round: (ctx: ScenarioContext) => Promise<R>,
+    units?: (r: R) => number,
   ): Promise<R[] | undefined> => {
     progress.begin(label, weight);
     sampler.setPhase(phase);
@@ -90,6 +94,7 @@ async function main(): Promise<number> {
             progress.update((i + fraction) / total, `${tag}: ${detail}`),
         };
         const r = await round(ctx);
+        if (units) results.workByPhase[phase] = (results.workByPhase[phase] ?? 0) + units(r);
         if (i > 0) out.push(r);
       }
       progress.note(
@@ -115,28 +120,34 @@ async function main(): Promise<number> {
       if (d) results.d = measured(d);
     }
     if (runs('a')) {
-      const a = await repeat('a: engine ceiling', 'a', weightOf(opts, 'a'), (ctx) =>
-        engineRound(ctx, `${Date.now()}`),
+      const a = await repeat(
+        'a: engine ceiling',
+        'a',
+        weightOf(opts, 'a'),
+        (ctx) => engineRound(ctx, `${Date.now()}`),
+        (r) => r.workflows,
       );
       if (a) results.a = measured(a);
     }
     if (runs('e')) {
       const unloaded = await repeat(
         'e: accept latency, 1 client',
-        'e',
+        'e1',
         weightOf(opts, 'e') / 3,
         (ctx) => singleEventRound(ctx, 1, plan.acceptUnloadedRequests),
+        (r) => r.events,
       );
       if (unloaded) results.e = { unloaded: measured(unloaded), loaded: measured([]) };
     }
     if (runs('b')) {
       results.b = {};
-      for (const conc of SINGLE_EVENT_CONCURRENCIES) {
+      for (const conc of opts.singleEventClients) {
         const b = await repeat(
           `b: single event, ${conc} client${conc === 1 ? '' : 's'}`,
-          'b',
+          `b${conc}`,
           weightOf(opts, 'b') * (plan.singleEvents[conc]! / totalSingleEvents(opts)),
           (ctx) => singleEventRound(ctx, conc, plan.singleEvents[conc]!),
+          (r) => r.events,
         );
         if (b) results.b[String(conc)] = measured(b);
       }
@@ -144,9 +155,10 @@ async function main(): Promise<number> {
     if (runs('e')) {
       const loaded = await repeat(
         `e: accept latency, ${plan.acceptLoadedConcurrency} clients`,
-        'e',
+        `e${plan.acceptLoadedConcurrency}`,
         (weightOf(opts, 'e') * 2) / 3,
         (ctx) => singleEventRound(ctx, plan.acceptLoadedConcurrency, plan.acceptLoadedRequests),
+        (r) => r.events,
       );
       if (loaded && results.e) results.e.loaded = measured(loaded);
       else if (results.e) delete results.e;
@@ -158,7 +170,13 @@ async function main(): Promise<number> {
         results.c = { unavailable: `POST /api/v1/events/batch answered ${probe.status}` };
         progress.note(`c: the batch endpoint is not there yet (${probe.status}); reporting n/a`);
       } else {
-        const c = await repeat('c: batch', 'c', weightOf(opts, 'c'), batchRound);
+        const c = await repeat(
+          'c: batch',
+          'c',
+          weightOf(opts, 'c'),
+          batchRound,
+          (r) => r.batches * r.batchSize,
+        );
         if (c) results.c = measured(c);
       }
     }
@@ -210,7 +228,7 @@ function weightOf(opts: BenchOptions, s: Scenario): number {
 }
 
 function totalSingleEvents(opts: BenchOptions): number {
-  return SINGLE_EVENT_CONCURRENCIES.reduce((sum, c) => sum + opts.plan.singleEvents[c]!, 0);
+  return opts.singleEventClients.reduce((sum, c) => sum + opts.plan.singleEvents[c]!, 0);
 }
 
 function estimateWeight(opts: BenchOptions): number {

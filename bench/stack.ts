@@ -23,6 +23,7 @@ export interface Stack {
   apiOrigin: string;
   databaseUrl: string;
   temporalAddress: string;
+  temporalPid: number;
   /** The service's task queue, and the one of the bench's own trivial workflow. */
   taskQueue: string;
   engineTaskQueue: string;
@@ -138,6 +139,7 @@ export async function startStack(
       apiOrigin,
       databaseUrl,
       temporalAddress: server.address,
+      temporalPid: server.pid,
       taskQueue,
       engineTaskQueue,
       children,
