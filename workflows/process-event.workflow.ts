@@ -5,10 +5,18 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
+  TimeoutFailure,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import type { ProcessingActivities } from '../activities';
-import { processingActivityOptions, recordFailureActivityOptions } from './activity-options';
+import {
+  processingActivityOptions,
+  processingLocalActivityOptions,
+  recordFailureActivityOptions,
+} from './activity-options';
 import { EVENT_PROCESSING_FAILED, PAYLOAD_VALIDATION_ERROR } from './failure-types';
 import {
   EventIdKey,
@@ -37,14 +45,21 @@ export async function processEventWorkflow(
   eventId: string,
   policy: ProcessingPolicy = DEFAULT_PROCESSING_POLICY,
 ): Promise<ProcessEventResult> {
-  const steps = proxyActivities<ProcessingActivities>(processingActivityOptions(policy));
+  const remote = proxyActivities<ProcessingActivities>(processingActivityOptions(policy));
+  const deadline = workflowInfo().runStartTime.getTime() + policy.processingTimeoutSec * 1000;
+  const step = (): ProcessingActivities =>
+    policy.localActivities
+      ? proxyLocalActivities<ProcessingActivities>(
+          processingLocalActivityOptions(policy, deadline - Date.now()),
+        )
+      : remote;
   upsertSearchAttributes([{ key: EventIdKey, value: eventId }]);
 
   try {
     const processedAt = await CancellationScope.withTimeout(
       policy.processingTimeoutSec * 1000,
       async () => {
-        const event = await steps.fetchEvent(eventId);
+        const event = await step().fetchEvent(eventId);
         upsertSearchAttributes([
           { key: EventNameKey, value: event.eventName },
           { key: EventTypeKey, value: event.eventType },
@@ -52,9 +67,9 @@ export async function processEventWorkflow(
           { key: EventStatusKey, value: event.processedAt ? 'processed' : 'processing' },
         ]);
         if (event.processedAt) return event.processedAt;
-        await steps.validatePayload(eventId);
-        await steps.normalizePayload(eventId);
-        return (await steps.persistEvent(eventId)).processedAt;
+        await step().validatePayload(eventId);
+        await step().normalizePayload(eventId);
+        return (await step().persistEvent(eventId)).processedAt;
       },
     );
     upsertSearchAttributes([{ key: EventStatusKey, value: 'processed' }]);
@@ -94,7 +109,10 @@ export function describeFailure(err: unknown, policy: ProcessingPolicy): EventFa
   if (cause instanceof ApplicationFailure && cause.type === PAYLOAD_VALIDATION_ERROR) {
     return { kind: 'validation_error', message: cause.message };
   }
-  if (isCancellation(err)) {
+  // A local step that used up the budget left fails with a schedule-to-close timeout.
+  const overran =
+    cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_CLOSE;
+  if (isCancellation(err) || overran) {
     return {
       kind: 'error',
       message: `processing did not finish within ${policy.processingTimeoutSec} s, or was cancelled`,
