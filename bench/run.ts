@@ -6,7 +6,7 @@
  * Exit code: 0 when every check passed (and, with --strict, every target was met), 1 when a check
  * failed (a figure cannot be trusted), 2 for a bad command line.
  */
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { BenchCheckError, BenchTimeoutError } from './errors';
@@ -203,7 +203,11 @@ async function main(): Promise<number> {
   if (results.checkFailures.length > 0) {
     console.log(`Service logs of this run: ${stack.dir}`);
     exitCode = 1;
-  } else if (opts.strict && results.targets.some((t) => t.pass === false)) {
+  } else {
+    // Logs (and the dev server's state file) are only worth keeping when something failed.
+    await rm(stack.dir, { recursive: true, force: true });
+  }
+  if (exitCode === 0 && opts.strict && results.targets.some((t) => t.pass === false)) {
     exitCode = 1;
   }
   return exitCode;
