@@ -24,7 +24,7 @@ module.exports = tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node, no database, no src/.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'bench/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

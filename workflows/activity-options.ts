@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from './failure-types';
 import type { ProcessingPolicy } from './types';
 
@@ -18,6 +18,30 @@ export function processingActivityOptions(policy: ProcessingPolicy): ActivityOpt
       maximumAttempts: policy.maxRetries + 1,
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
+  };
+}
+
+/**
+ * The same policy for a step of the chain run as a local activity, given what is left of the
+ * processing budget. Differences from normal activities:
+ * - the worker retries a local activity itself, within the workflow task, while the next delay
+ *   is under `localRetryThreshold`; longer delays become a durable timer and a new attempt in a
+ *   later workflow task. History records each step's outcome, not every attempt;
+ * - a worker crash mid-step repeats the step on another worker (steps are idempotent);
+ * - the budget's timer is only seen between workflow tasks, and a chain of local activities runs
+ *   in one task, so each step is also limited to the budget left (`scheduleToCloseTimeout`,
+ *   attempts and backoff included).
+ */
+export function processingLocalActivityOptions(
+  policy: ProcessingPolicy,
+  budgetLeftMs: number,
+): LocalActivityOptions {
+  const { startToCloseTimeout, retry } = processingActivityOptions(policy);
+  return {
+    startToCloseTimeout,
+    scheduleToCloseTimeout: Math.max(1, budgetLeftMs),
+    retry,
+    localRetryThreshold: 10_000,
   };
 }
 

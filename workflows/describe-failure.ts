@@ -1,4 +1,10 @@
-import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  TimeoutFailure,
+} from '@temporalio/workflow';
 import { PAYLOAD_VALIDATION_ERROR } from './failure-types';
 import type { EventFailure, ProcessingPolicy } from './types';
 
@@ -8,7 +14,10 @@ export function describeFailure(err: unknown, policy: ProcessingPolicy): EventFa
   if (cause instanceof ApplicationFailure && cause.type === PAYLOAD_VALIDATION_ERROR) {
     return { kind: 'validation_error', message: cause.message };
   }
-  if (isCancellation(err)) {
+  // A local step that used up the budget left fails with a schedule-to-close timeout.
+  const overran =
+    cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_CLOSE;
+  if (isCancellation(err) || overran) {
     return {
       kind: 'error',
       message: `processing did not finish within ${policy.processingTimeoutSec} s, or was cancelled`,

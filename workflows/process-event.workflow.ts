@@ -3,10 +3,16 @@ import {
   CancellationScope,
   log,
   proxyActivities,
+  proxyLocalActivities,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { ProcessingActivities } from '../activities';
-import { processingActivityOptions, recordFailureActivityOptions } from './activity-options';
+import {
+  processingActivityOptions,
+  processingLocalActivityOptions,
+  recordFailureActivityOptions,
+} from './activity-options';
 import { describeFailure } from './describe-failure';
 import { EVENT_PROCESSING_FAILED } from './failure-types';
 import {
@@ -36,14 +42,21 @@ export async function processEventWorkflow(
   eventId: string,
   policy: ProcessingPolicy = DEFAULT_PROCESSING_POLICY,
 ): Promise<ProcessEventResult> {
-  const steps = proxyActivities<ProcessingActivities>(processingActivityOptions(policy));
+  const remote = proxyActivities<ProcessingActivities>(processingActivityOptions(policy));
+  const deadline = workflowInfo().runStartTime.getTime() + policy.processingTimeoutSec * 1000;
+  const step = (): ProcessingActivities =>
+    policy.localActivities
+      ? proxyLocalActivities<ProcessingActivities>(
+          processingLocalActivityOptions(policy, deadline - Date.now()),
+        )
+      : remote;
   upsertSearchAttributes([{ key: EventIdKey, value: eventId }]);
 
   try {
     const processedAt = await CancellationScope.withTimeout(
       policy.processingTimeoutSec * 1000,
       async () => {
-        const event = await steps.fetchEvent(eventId);
+        const event = await step().fetchEvent(eventId);
         upsertSearchAttributes([
           { key: EventNameKey, value: event.eventName },
           { key: EventTypeKey, value: event.eventType },
@@ -51,9 +64,9 @@ export async function processEventWorkflow(
           { key: EventStatusKey, value: event.processedAt ? 'processed' : 'processing' },
         ]);
         if (event.processedAt) return event.processedAt;
-        await steps.validatePayload(eventId);
-        await steps.normalizePayload(eventId);
-        return (await steps.persistEvent(eventId)).processedAt;
+        await step().validatePayload(eventId);
+        await step().normalizePayload(eventId);
+        return (await step().persistEvent(eventId)).processedAt;
       },
     );
     upsertSearchAttributes([{ key: EventStatusKey, value: 'processed' }]);

@@ -9,6 +9,12 @@ export interface ProcessingPolicy {
   maxIntervalMs: number;
   processingTimeoutSec: number;
   activityTimeoutSec: number;
+  /**
+   * Run the processing chain as local activities (inside the workflow task, no task-queue round
+   * trip per step). Absent in runs started before the option existed: they keep normal activities,
+   * so their histories replay unchanged.
+   */
+  localActivities?: boolean;
 }
 
 /** Used when a run is started without a policy, e.g. by hand from the Web UI or CLI. */

@@ -20,6 +20,8 @@ export interface TemporalDevServerOptions {
   uiPort?: number;
   /** SQLite file that keeps state across runs; when omitted state lives in memory. */
   dbFilename?: string;
+  /** SQLite pragmas (`--sqlite-pragma NAME=VALUE`), e.g. `{ journal_mode: 'wal' }`. */
+  sqlitePragmas?: Readonly<Record<string, string>>;
   /** Namespace to create besides `default` (the one workers and clients will use). */
   namespace?: string;
   /** File the server's stdout and stderr are appended to; otherwise only kept for error reports. */
@@ -188,6 +190,8 @@ function buildArgs(opts: TemporalDevServerOptions, ip: string): string[] {
   if (opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   if (opts.dbFilename !== undefined) args.push('--db-filename', opts.dbFilename);
+  for (const [name, value] of Object.entries(opts.sqlitePragmas ?? {}))
+    args.push('--sqlite-pragma', `${name}=${value}`);
   if (opts.namespace !== undefined) args.push('--namespace', opts.namespace);
   for (const { name, type } of SEARCH_ATTRIBUTES)
     args.push('--search-attribute', `${name}=${type}`);
