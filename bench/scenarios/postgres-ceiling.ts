@@ -95,11 +95,11 @@ async function insertChunk(client: PoolClient, rows: Row[], userId: string): Pro
       `event-${r.id}`,
     );
     const p = i * 5;
-    return `($${p + 1}, $${rows.length * 5 + 1}, $${p + 2}, $${p + 3}, $${p + 4}, 'received', false, $${p + 5}, now(), now())`;
+    return `($${p + 1}, $${rows.length * 5 + 1}, $${p + 2}, $${p + 3}, $${p + 4}, 'received', false, $${p + 5}, now(), now(), now(), now())`;
   });
   values.push(userId);
   await client.query(
-    `insert into ${TABLE} (id, user_id, event_name, event_type, payload, status, processed, workflow_id, created_at, updated_at)
+    `insert into ${TABLE} (id, user_id, event_name, event_type, payload, status, processed, workflow_id, created_at, updated_at, received_at, event_time)
      values ${tuples.join(', ')}`,
     values,
   );
