@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { createRandom } from './random';
+
+/** Every fault the injector knows; see `fault-injector.ts` for what each does. */
+export const FAULT_KINDS = [
+  'worker-kill',
+  'temporal-term',
+  'temporal-kill',
+  'postgres-restart',
+  'postgres-cut',
+  'api-kill',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** What one run does: how much load, which faults in which order, how long to wait after. */
+export interface RunPlan {
+  mode: 'full' | 'quick';
+  seed: number;
+  /** Logical events to send at least (each may be retried, never counted twice). */
+  targetEvents: number;
+  /** How long load and faults are spread over; load goes on until `targetEvents` are sent. */
+  loadSeconds: number;
+  /** Concurrent client connections, each sending one request at a time. */
+  clients: number;
+  faults: FaultKind[];
+  /** Fewer injected faults than this fails the run. */
+  minFaults: number;
+  /** Bound on the wait for every accepted event to reach a terminal state. */
+  quiescenceSeconds: number;
+}
+
+const FULL_MIX: Record<FaultKind, number> = {
+  'worker-kill': 7,
+  'temporal-term': 3,
+  'temporal-kill': 3,
+  'postgres-restart': 4,
+  'postgres-cut': 5,
+  'api-kill': 4,
+};
+const QUICK_MIX: Record<FaultKind, number> = {
+  'worker-kill': 2,
+  'temporal-term': 1,
+  'temporal-kill': 1,
+  'postgres-restart': 1,
+  'postgres-cut': 1,
+  'api-kill': 1,
+};
+
+/** Thrown for command-line arguments the suite does not understand. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--events N] [--faults N]
+  --quick       about 1,000 events and 7 faults in ~3 minutes, for iteration
+  --seed N      replay the same fault order and load shape
+  --events N    logical events to send at least (default 6000, quick 1000)
+  --faults N    faults to inject (default 26, quick 7), mixed over every kind`;
+
+/** Reads the command line into a plan. */
+export function planFromArgs(argv: string[]): RunPlan {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      events: { type: 'string' },
+      faults: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) throw new UsageError(USAGE);
+  const quick = values.quick ?? false;
+  const seed = positiveInt(values.seed, 'seed') ?? Math.floor(Math.random() * 2 ** 31);
+  const mix = quick ? QUICK_MIX : FULL_MIX;
+  const defaultFaults = Object.values(mix).reduce((a, b) => a + b, 0);
+  const faultCount = positiveInt(values.faults, 'faults') ?? defaultFaults;
+  return {
+    mode: quick ? 'quick' : 'full',
+    seed,
+    targetEvents: positiveInt(values.events, 'events') ?? (quick ? 1000 : 6000),
+    loadSeconds: quick ? 75 : 300,
+    clients: 8,
+    faults: scheduleFaults(mix, faultCount, seed),
+    minFaults: quick ? 0 : 20,
+    quiescenceSeconds: quick ? 90 : 150,
+  };
+}
+
+/** The mix scaled to `count` faults, every kind at least once when count allows, shuffled. */
+function scheduleFaults(mix: Record<FaultKind, number>, count: number, seed: number): FaultKind[] {
+  const total = Object.values(mix).reduce((a, b) => a + b, 0);
+  const kinds: FaultKind[] = [];
+  for (const kind of FAULT_KINDS) {
+    const n = Math.max(1, Math.round((mix[kind] * count) / total));
+    for (let i = 0; i < n; i++) kinds.push(kind);
+  }
+  const random = createRandom(seed ^ 0x5eed);
+  return random.shuffle(kinds).slice(0, count);
+}
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  return n;
+}
