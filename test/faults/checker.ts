@@ -36,7 +36,8 @@ export interface Findings {
   duplicateRows: number;
   /** (user, idempotency key) pairs held by more than one row. */
   duplicateKeys: string[];
-  nonTerminal: { id: string; status: string; workflow: string }[];
+  nonTerminal: { id: string; status: string; workflow: string; workflowState: string }[];
+  /** Counts by `<row status> / <workflow state>`, e.g. `received / NO WORKFLOW`. */
   nonTerminalByStatus: Record<string, number>;
   doubleProcessing: DoubleProcessing;
   /** Valid events that ended failed, invalid ones that ended processed or failed otherwise. */
@@ -47,12 +48,21 @@ export interface Findings {
   unacknowledged: { rows: number; nonTerminal: number };
   /** Ids an answer gave for two different events. */
   mixups: string[];
-  lateWrites: number;
+  /** Null when quiescence was not reached: writes were still expected then. */
+  lateWrites: number | null;
   evidence: Record<string, string[]>;
 }
 
-/** Compares the ledger with what PostgreSQL holds. */
-export async function check(db: Pool, ledger: Ledger, quiescedAt: Date): Promise<Findings> {
+/** Compares the ledger with what PostgreSQL (and, for unfinished events, Temporal) holds. */
+export async function check(input: {
+  db: Pool;
+  ledger: Ledger;
+  /** When every event was finished; undefined if the wait ran out first. */
+  quiescedAt: Date | undefined;
+  /** What Temporal says of these workflow ids (see `workflowStates`). */
+  workflowStates: (ids: string[]) => Promise<Map<string, string>>;
+}): Promise<Findings> {
+  const { db, ledger } = input;
   const hasKeys = await columnExists(db, 'events', 'idempotency_key');
   const { rows } = await db.query<Row>(
     `select id, user_id, status, processed, processed_at, processing_error, batch_id,
@@ -76,12 +86,21 @@ export async function check(db: Pool, ledger: Ledger, quiescedAt: Date): Promise
     .map(([seq, group]) => ({ seq, ids: group.map((r) => r.id) }));
   const duplicateKeys = hasKeys ? await findDuplicateKeys(db) : [];
 
-  const nonTerminal = present
-    .filter((r) => !TERMINAL.has(r.status))
-    .map((r) => ({ id: r.id, status: r.status, workflow: workflowOf(r) }));
+  const unfinished = present.filter((r) => !TERMINAL.has(r.status));
+  const states = await input
+    .workflowStates(unfinished.map(workflowOf))
+    .catch(() => new Map<string, string>());
+  const nonTerminal = unfinished.map((r) => ({
+    id: r.id,
+    status: r.status,
+    workflow: workflowOf(r),
+    workflowState: states.get(workflowOf(r)) ?? 'UNKNOWN',
+  }));
   const nonTerminalByStatus: Record<string, number> = {};
-  for (const r of nonTerminal)
-    nonTerminalByStatus[r.status] = (nonTerminalByStatus[r.status] ?? 0) + 1;
+  for (const r of nonTerminal) {
+    const key = `${r.status} / ${r.workflowState}`;
+    nonTerminalByStatus[key] = (nonTerminalByStatus[key] ?? 0) + 1;
+  }
 
   const wrongOutcome = present.flatMap((r) => {
     const valid = ledger.accepted.get(ledger.seqById.get(r.id)!)?.valid ?? true;
@@ -133,7 +152,7 @@ export async function check(db: Pool, ledger: Ledger, quiescedAt: Date): Promise
       nonTerminal: unacknowledgedRows.filter((r) => !TERMINAL.has(r.status)).length,
     },
     mixups: ledger.mixups,
-    lateWrites: await changesSince(db, quiescedAt),
+    lateWrites: input.quiescedAt ? await changesSince(db, input.quiescedAt) : null,
     evidence,
   };
 }

@@ -54,8 +54,8 @@ export class UsageError extends Error {
 export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--events N] [--faults N]
   --quick       about 1,000 events and 7 faults in ~3 minutes, for iteration
   --seed N      replay the same fault order and load shape
-  --events N    logical events to send at least (default 6000, quick 1000)
-  --faults N    faults to inject (default 26, quick 7), mixed over every kind`;
+  --events N    logical events to send at least (default 5000, quick 1000)
+  --faults N    faults to inject (default 26, quick 7), mixed over every kind; 0 for a baseline`;
 
 /** Reads the command line into a plan. */
 export function planFromArgs(argv: string[]): RunPlan {
@@ -72,14 +72,14 @@ export function planFromArgs(argv: string[]): RunPlan {
   });
   if (values.help) throw new UsageError(USAGE);
   const quick = values.quick ?? false;
-  const seed = positiveInt(values.seed, 'seed') ?? Math.floor(Math.random() * 2 ** 31);
+  const seed = count(values.seed, 'seed', 0) ?? Math.floor(Math.random() * 2 ** 31);
   const mix = quick ? QUICK_MIX : FULL_MIX;
   const defaultFaults = Object.values(mix).reduce((a, b) => a + b, 0);
-  const faultCount = positiveInt(values.faults, 'faults') ?? defaultFaults;
+  const faultCount = count(values.faults, 'faults', 0) ?? defaultFaults;
   return {
     mode: quick ? 'quick' : 'full',
     seed,
-    targetEvents: positiveInt(values.events, 'events') ?? (quick ? 1000 : 6000),
+    targetEvents: count(values.events, 'events', 1) ?? (quick ? 1000 : 5000),
     loadSeconds: quick ? 75 : 300,
     clients: 8,
     faults: scheduleFaults(mix, faultCount, seed),
@@ -100,9 +100,11 @@ function scheduleFaults(mix: Record<FaultKind, number>, count: number, seed: num
   return random.shuffle(kinds).slice(0, count);
 }
 
-function positiveInt(value: string | undefined, name: string): number | undefined {
+function count(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer of at least ${min}`);
+  }
   return n;
 }

@@ -13,7 +13,7 @@ const REPORT_EVERY_MS = 15_000;
 export async function waitForQuiescence(
   db: Pool,
   timeoutSeconds: number,
-): Promise<{ unfinished: number; waitedSeconds: number; at: Date }> {
+): Promise<{ unfinished: number; waitedSeconds: number; quietAt: Date | undefined }> {
   const started = Date.now();
   const deadline = started + timeoutSeconds * 1000;
   let lastReport = 0;
@@ -21,7 +21,11 @@ export async function waitForQuiescence(
     const unfinished = await countUnfinished(db);
     const now = Date.now();
     if (unfinished === 0 || now >= deadline) {
-      return { unfinished, waitedSeconds: Math.round((now - started) / 1000), at: new Date() };
+      return {
+        unfinished,
+        waitedSeconds: Math.round((now - started) / 1000),
+        quietAt: unfinished === 0 ? new Date() : undefined,
+      };
     }
     if (now - lastReport >= REPORT_EVERY_MS) {
       say(`waiting for ${unfinished} unfinished events`);

@@ -30,7 +30,7 @@ export interface Figures {
     inconsistent: number;
     unacknowledgedRows: number;
     unacknowledgedNonTerminal: number;
-    lateWrites: number;
+    lateWrites: number | null;
     rowsInDatabase: number;
   };
   client: ClientFigures;
@@ -90,7 +90,7 @@ export function buildFigures(input: {
     [events.processedTwice, 'events processed twice'],
     [events.wrongOutcome, 'events with the wrong outcome'],
     [events.inconsistent, 'rows with inconsistent status fields'],
-    [events.lateWrites, 'writes after quiescence'],
+    [events.lateWrites ?? 0, 'writes after quiescence'],
     [f.mixups.length, 'ids answered for two different events'],
     [input.client.rejected, 'valid requests rejected with 4xx'],
   ]
@@ -144,6 +144,7 @@ export function formatTable(fig: Figures): string {
   const e = fig.events;
   const c = fig.client;
   const nonTerminal = Object.entries(e.nonTerminalByStatus)
+    .sort(([, a], [, b]) => b - a)
     .map(([s, n]) => `${n} ${s}`)
     .join(', ');
   const rows: [string, string | number][] = [
@@ -160,7 +161,7 @@ export function formatTable(fig: Figures): string {
     ['processed twice', e.processedTwice],
     ['wrong outcome', e.wrongOutcome],
     ['inconsistent rows', e.inconsistent],
-    ['writes after quiescence', e.lateWrites],
+    ['writes after quiescence', e.lateWrites ?? 'n/a (not quiet)'],
     [
       'rows nobody acknowledged',
       `${e.unacknowledgedRows} (${e.unacknowledgedNonTerminal} unfinished)`,

@@ -23,6 +23,7 @@ import { buildFigures, formatTable, writeFigures } from './report';
 import { ServiceProcess } from './service-process';
 import { CuttableProxy } from './tcp-proxy';
 import { TemporalControl } from './temporal-control';
+import { workflowStates } from './workflow-census';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DATA_DIR = path.join(ROOT, '.data', 'faults');
@@ -158,7 +159,12 @@ async function main(argv: string[]): Promise<number> {
 
     const quiet = await waitForQuiescence(db, plan.quiescenceSeconds);
     await sleep(SETTLE_MS);
-    const findings = await check(db, ledger, quiet.at);
+    const findings = await check({
+      db,
+      ledger,
+      quiescedAt: quiet.quietAt,
+      workflowStates: (ids) => workflowStates(temporal.address, NAMESPACE, ids),
+    });
     const openWorkflows = await countOpenWorkflows(temporal.address, NAMESPACE).catch(
       () => undefined,
     );
@@ -197,7 +203,10 @@ async function main(argv: string[]): Promise<number> {
  * 2 s: about 55 s of failures ridden out per activity) so that an outage of a few seconds never
  * turns a valid event into `failed`. The price: a genuinely broken dependency takes a minute,
  * not seconds, to surface as failed events, and retries keep knocking on a recovering database.
- * A shorter activity timeout makes the activities a killed worker held retry sooner.
+ * A shorter activity timeout makes the activities a killed worker held retry sooner (they do
+ * not heartbeat, so only the timeout tells Temporal the worker is gone). The processing budget
+ * is raised from 300 s because it counts time spent queued: on a shared 2-core machine a backlog
+ * after repeated worker kills can exceed 300 s, and the suite tests faults, not capacity.
  */
 function serviceEnvironment(o: {
   databaseUrl: string;
@@ -218,6 +227,7 @@ function serviceEnvironment(o: {
     EVENT_RETRY_INITIAL_INTERVAL_MS: '100',
     EVENT_RETRY_MAX_INTERVAL_MS: '2000',
     EVENT_ACTIVITY_TIMEOUT: '15',
+    EVENT_PROCESSING_TIMEOUT: '1800',
     SHUTDOWN_GRACE_MS: '5000',
   };
 }
