@@ -53,7 +53,7 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
       }
       await sql(
         `update events set status = 'processing', updated_at = now()
-          where batch_id = ? and status in ('received', 'failed')`,
+          where batch_id = ? and status in ('waiting', 'received', 'failed')`,
         [batchId],
       );
       // The text length of jsonb is a close, slightly generous measure of the JSON size.
@@ -162,7 +162,7 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
     async markBatchFailed(batchId: string, failure: EventFailure): Promise<void> {
       await sql(
         `update events set status = 'failed', processed = false, processing_error = ?, updated_at = now()
-          where batch_id = ? and status in ('received', 'processing')`,
+          where batch_id = ? and status in ('waiting', 'received', 'processing')`,
         [`${failure.kind}: ${failure.message}`, batchId],
       );
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');

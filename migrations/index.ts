@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000001_initial } from './Migration20261128000001_initial';
 import { Migration20261128000002_batches_and_event_time } from './Migration20261128000002_batches_and_event_time';
+import { Migration20261128000003_idempotency_and_outbox } from './Migration20261128000003_idempotency_and_outbox';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -11,5 +12,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261128000002_batches_and_event_time',
     class: Migration20261128000002_batches_and_event_time,
+  },
+  {
+    name: 'Migration20261128000003_idempotency_and_outbox',
+    class: Migration20261128000003_idempotency_and_outbox,
   },
 ];

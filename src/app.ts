@@ -7,6 +7,15 @@ import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
+import { rateLimitPerUser } from './http/rate-limit';
+import {
+  countAcceptedEvents,
+  createApiMetrics,
+  httpMetrics,
+  metricsRoutes,
+  type ApiMetrics,
+} from './http/metrics';
+import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
@@ -16,19 +25,28 @@ export interface AppDeps {
   orm: Orm;
   temporal: Client;
   logger: Logger;
+  /** Where request and event metrics go; a fresh registry when omitted. */
+  metrics?: ApiMetrics;
 }
 
 /** Builds the HTTP application from its dependencies; listening is the caller's business. */
-export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppState> {
+export function createApp({
+  config,
+  orm,
+  temporal,
+  logger,
+  metrics = createApiMetrics(),
+}: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const workflows = createEventWorkflowStarter(
     temporal,
-    config.temporal.taskQueue,
+    config.temporal,
     config.processing,
     config.batch,
   );
-  const events = createEventService({ workflows, logger });
+  const events = countAcceptedEvents(createEventService({ workflows, logger }), metrics);
 
+  app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {
     // One unit of work per request.
@@ -47,8 +65,24 @@ export function createApp({ config, orm, temporal, logger }: AppDeps): Koa<AppSt
       },
     },
   ]);
-  const eventsRouter = eventRoutes({ events, limits: config.api });
-  for (const router of [health, eventsRouter, batchRoutes({ events })]) {
+  const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
+  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });
+  for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  const openApi = buildOpenApiDocument(
+    apiRouteGroups({
+      metricsEnabled: config.metrics.apiEnabled,
+      batchMaxEvents: config.api.batchMaxEvents,
+    }),
+  );
+  const operations = [openApiRoutes(openApi)];
+  if (config.metrics.apiEnabled) {
+    operations.push(metricsRoutes(metrics.registry, config.metrics.token));
+  }
+  for (const router of operations) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

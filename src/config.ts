@@ -28,12 +28,24 @@ const envSchema = z.object({
   /** Requests per user per minute; 0 turns rate limiting off (the local default). */
   RATE_LIMIT_PER_MINUTE: intFrom(0, 10_000_000).default(0),
 
+  /** How often the outbox relay looks for events whose workflow has not started; 0 = off. */
+  OUTBOX_INTERVAL_MS: intFrom(0, 3_600_000).default(1000),
+  /** How long an event may wait for its workflow before the relay (re)starts it. */
+  OUTBOX_GRACE_MS: intFrom(0, 3_600_000).default(5000),
+  OUTBOX_BATCH_SIZE: intFrom(1, 10_000).default(500),
+
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
 
   TEMPORAL_ADDRESS: z.string().min(1).default(DEFAULT_TEMPORAL_ADDRESS),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('event-ingestion'),
+  /**
+   * How long accepting an event may wait for Temporal to start its workflow. Past it the event
+   * is stored as `waiting` and the outbox relay starts it later, so an outage costs clients
+   * this long at most.
+   */
+  TEMPORAL_START_TIMEOUT_MS: intFrom(100, 60_000).default(2000),
 
   /** Retries after the first attempt of each activity (the seed's EVENT_MAX_RETRIES). */
   EVENT_MAX_RETRIES: intFrom(0, 100).default(3),
@@ -48,6 +60,18 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFrom(1, 10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intFrom(1, 10_000).default(100),
   SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
+
+  /** Serve `GET /metrics` on the API port; turn off where that port is public. */
+  METRICS_ENABLED: z.stringbool().default(true),
+  /** When set, every metrics endpoint of ours wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The worker's own metrics endpoint; 0 turns it off. */
+  WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
+  /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
+  TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
+  /** Distinct `event_type` label values one worker reports before folding the rest into `other`. */
+  WORKER_METRICS_MAX_EVENT_TYPES: intFrom(1, 10_000).default(50),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -69,11 +93,29 @@ export interface Config {
     rateLimitPerMinute: number;
   };
   database: { url: string; poolMax: number };
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string; startTimeoutMs: number };
   processing: ProcessingPolicy;
   batch: BatchPolicy;
+  outbox: { intervalMs: number; graceMs: number; batchSize: number };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
+  metrics: MetricsConfig;
+}
+
+/** Where and how the API and the worker expose Prometheus metrics. */
+export interface MetricsConfig {
+  /** Whether the API serves `GET /metrics`. */
+  apiEnabled: boolean;
+  /** Bearer token scrapers must send; undefined leaves the endpoints open. */
+  token: string | undefined;
+  /** Interface the worker's metrics endpoints bind to. */
+  workerHost: string;
+  /** Port of the worker's own metrics; 0 is off. */
+  workerPort: number;
+  /** Port of the Temporal SDK's metrics exporter; 0 is off. */
+  sdkPort: number;
+  /** Cap on distinct `event_type` label values per worker process. */
+  maxEventTypes: number;
 }
 
 /** Thrown at start-up when an environment variable has a value the service cannot use. */
@@ -114,6 +156,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      startTimeoutMs: e.TEMPORAL_START_TIMEOUT_MS,
     },
     processing: {
       maxRetries: e.EVENT_MAX_RETRIES,
@@ -127,10 +170,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       chunkMaxEvents: e.BATCH_CHUNK_MAX_EVENTS,
       historyEventLimit: e.BATCH_HISTORY_EVENT_LIMIT,
     },
+    outbox: {
+      intervalMs: e.OUTBOX_INTERVAL_MS,
+      graceMs: e.OUTBOX_GRACE_MS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+    },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metrics: {
+      apiEnabled: e.METRICS_ENABLED,
+      token: e.METRICS_TOKEN,
+      workerHost: e.WORKER_METRICS_HOST,
+      workerPort: e.WORKER_METRICS_PORT,
+      sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
+      maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
+    },
   };
 }

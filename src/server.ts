@@ -1,9 +1,11 @@
-import type { Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
+import { startOutboxRelay } from './events/outbox-relay';
+import { listen } from './http/listen';
 import { createLogger } from './logger';
 import { createTemporalClient } from './temporal/client';
+import { createEventWorkflowStarter } from './temporal/event-workflows';
 
 /** Entry point of the API process (`npm run start:api`). */
 async function main(): Promise<void> {
@@ -13,10 +15,24 @@ async function main(): Promise<void> {
   const temporal = createTemporalClient(config.temporal);
   const app = createApp({ config, orm, temporal, logger });
 
-  const server: Server = app.listen(config.api.port, config.api.host, () => {
-    logger.info({ host: config.api.host, port: config.api.port }, 'API listening');
-  });
+  const server = await listen(app, config.api.port, config.api.host);
   server.keepAliveTimeout = 65_000;
+  logger.info({ host: config.api.host, port: config.api.port }, 'API listening');
+
+  const relay =
+    config.outbox.intervalMs > 0
+      ? startOutboxRelay({
+          orm,
+          logger,
+          workflows: createEventWorkflowStarter(
+            temporal,
+            config.temporal,
+            config.processing,
+            config.batch,
+          ),
+          ...config.outbox,
+        })
+      : undefined;
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -29,10 +45,12 @@ async function main(): Promise<void> {
     }, config.shutdownGraceMs);
     force.unref();
     server.close(() => {
-      void Promise.allSettled([orm.close(), temporal.connection.close()]).then(() => {
+      void (async () => {
+        await relay?.stop();
+        await Promise.allSettled([orm.close(), temporal.connection.close()]);
         logger.info('API stopped');
         process.exit(0);
-      });
+      })();
     });
     server.closeIdleConnections();
   };

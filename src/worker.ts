@@ -3,7 +3,9 @@ import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
 import { createLogger } from './logger';
 import { createEventWorker } from './worker/create-worker';
-import { installTemporalRuntime } from './worker/runtime';
+import { serveMetrics, type MetricsServer } from './worker/metrics-server';
+import { installTemporalRuntime, socketAddress } from './worker/runtime';
+import { createWorkerMetrics } from './worker/worker-metrics';
 
 /**
  * Entry point of the worker process (`npm run start:worker`). The SDK stops polling on SIGINT
@@ -12,17 +14,36 @@ import { installTemporalRuntime } from './worker/runtime';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'worker' });
-  installTemporalRuntime(logger);
+  const { workerHost, workerPort, sdkPort, token, maxEventTypes } = config.metrics;
+  installTemporalRuntime(logger, {
+    sdkMetricsAddress: sdkPort ? socketAddress(workerHost, sdkPort) : undefined,
+  });
+  const metrics = createWorkerMetrics({ maxEventTypes });
   const orm = await createOrm(config.database);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createEventWorker({ config, orm, logger, connection });
+  const worker = await createEventWorker({ config, orm, logger, connection, metrics });
+  let metricsServer: MetricsServer | undefined;
+  if (workerPort) {
+    metricsServer = await serveMetrics(metrics.registry, {
+      host: workerHost,
+      port: workerPort,
+      token,
+      logger,
+    });
+  }
   logger.info(
-    { task_queue: config.temporal.taskQueue, address: config.temporal.address },
+    {
+      task_queue: config.temporal.taskQueue,
+      address: config.temporal.address,
+      metrics: workerPort ? socketAddress(workerHost, workerPort) : 'off',
+      sdk_metrics: sdkPort ? socketAddress(workerHost, sdkPort) : 'off',
+    },
     'worker started',
   );
   try {
     await worker.run();
   } finally {
+    await metricsServer?.close();
     await connection.close();
     await orm.close();
     logger.info('worker stopped');

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Middleware } from 'koa';
 import { isUuid } from '../db/uuid';
 import { NotFoundError } from '../errors';
 import { requireUser } from '../http/auth';
@@ -7,9 +8,15 @@ import type { EventService } from './event.service';
 import { toBatchView } from './event.view';
 
 /** `/api/v1/batches`: read a batch's progress. */
-export function batchRoutes({ events }: { events: EventService }): Router<AppState> {
+export function batchRoutes({
+  events,
+  rateLimit,
+}: {
+  events: EventService;
+  rateLimit: Middleware<AppState>;
+}): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/batches' });
-  router.use(requireUser());
+  router.use(requireUser(), rateLimit);
 
   router.get('/:id', async (ctx) => {
     const id = ctx.params.id!;

@@ -21,6 +21,7 @@ export interface NewEventRow {
   processed: boolean;
   workflowId: string;
   batch: string | null;
+  idempotencyKey: string | null;
   clientTimestamp: Date | null;
   sentAt: Date | null;
   receivedAt: Date;
@@ -47,6 +48,7 @@ export function newEventRow(
     processed: false,
     workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),
     batch: batchId,
+    idempotencyKey: input.idempotency_key ?? null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

@@ -22,6 +22,8 @@ export const EventSchema = defineEntity({
     processingError: p.text().nullable(),
     workflowId: p.string().length(255),
     batch: p.manyToOne(BatchSchema).ref().nullable(),
+    /** Client-chosen; per user it names at most one event, forever. */
+    idempotencyKey: p.string().length(255).nullable(),
     /** When the event happened, by the client's clock (`timestamp` in the API). */
     clientTimestamp: p.datetime().columnType('timestamptz').nullable(),
     /** The client's clock when it sent the request. */

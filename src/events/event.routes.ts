@@ -1,24 +1,31 @@
 import Router from '@koa/router';
-import { NotFoundError } from '../errors';
+import type { Middleware } from 'koa';
+import { NotFoundError, RequestValidationError } from '../errors';
 import { requireUser } from '../http/auth';
 import { jsonBody } from '../http/json-body';
 import type { AppState } from '../http/state';
 import { parseOrThrow } from '../http/validate';
 import { isUuid } from '../db/uuid';
-import { createBatchBodySchema, createEventBodySchema } from './event.schemas';
+import {
+  createBatchBodySchema,
+  createEventBodySchema,
+  idempotencyKey,
+  type CreateEventBody,
+} from './event.schemas';
 import type { EventService } from './event.service';
 import { toEventView } from './event.view';
 
 export interface EventRoutesDeps {
   events: EventService;
   limits: { eventMaxBodyBytes: number; batchMaxBodyBytes: number; batchMaxEvents: number };
+  rateLimit: Middleware<AppState>;
 }
 
 /** `/api/v1/events`: accept one event or a batch, read one back. */
-export function eventRoutes({ events, limits }: EventRoutesDeps): Router<AppState> {
+export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Router<AppState> {
   const batchBodySchema = createBatchBodySchema(limits.batchMaxEvents);
   const router = new Router<AppState>({ prefix: '/api/v1/events' });
-  router.use(requireUser());
+  router.use(requireUser(), rateLimit);
 
   router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
     const body = parseOrThrow(batchBodySchema, ctx.request.body);
@@ -27,9 +34,14 @@ export function eventRoutes({ events, limits }: EventRoutesDeps): Router<AppStat
   });
 
   router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {
-    const input = parseOrThrow(createEventBodySchema, ctx.request.body);
-    ctx.status = 202;
-    ctx.body = await events.accept(ctx.state.em, ctx.state.user, input);
+    const body = withHeaderKey(
+      parseOrThrow(createEventBodySchema, ctx.request.body),
+      ctx.get('idempotency-key'),
+    );
+    const { created, event } = await events.accept(ctx.state.em, ctx.state.user, body);
+    // A repeated idempotency key is answered like the first time, but as "already here".
+    ctx.status = created ? 202 : 200;
+    ctx.body = event;
   });
 
   router.get('/:id', async (ctx) => {
@@ -40,4 +52,23 @@ export function eventRoutes({ events, limits }: EventRoutesDeps): Router<AppStat
   });
 
   return router;
+}
+
+/** Merges the `Idempotency-Key` header into the body; both may be given only if they agree. */
+function withHeaderKey(body: CreateEventBody, header: string): CreateEventBody {
+  if (header === '') return body;
+  const key = parseOrThrow(idempotencyKey, header, 'Idempotency-Key header');
+  if (body.idempotency_key !== undefined && body.idempotency_key !== key) {
+    throw new RequestValidationError(
+      "The Idempotency-Key header and the body's idempotency_key differ; send one, or the same",
+      [
+        {
+          path: '$.idempotency_key',
+          message: 'differs from the Idempotency-Key header',
+          code: 'custom',
+        },
+      ],
+    );
+  }
+  return { ...body, idempotency_key: key };
 }

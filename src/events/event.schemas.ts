@@ -32,6 +32,11 @@ const dateTime = z
   .transform((s) => new Date(LOCAL_DATE_TIME.test(s) ? `${s}Z` : s))
   .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date-time');
 
+export const idempotencyKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters');
+
 /**
  * One event as clients send it. Unknown fields are rejected (422) rather than ignored: a typo
  * such as `event_nmae` should fail loudly, not store an event without a name.
@@ -42,6 +47,8 @@ const eventShape = {
   payload: z.record(z.string(), z.unknown()).nullable().optional(),
   /** When the event happened, by the client's clock. */
   timestamp: dateTime.optional(),
+  /** Per user, names at most one event forever: a repeat returns the original event. */
+  idempotency_key: idempotencyKey.optional(),
 };
 
 export const eventInputSchema = z.strictObject(eventShape);
@@ -73,6 +80,27 @@ export function createBatchBodySchema(maxEvents: number) {
         .max(maxEvents, `a batch holds at most ${maxEvents} events`),
       sent_at: dateTime.optional(),
     })
-    .superRefine(storable);
+    .superRefine(storable)
+    .superRefine(uniqueKeysWithinBatch);
+}
+
+/** Two events of one batch with the same key would name one event twice: rejected. */
+function uniqueKeysWithinBatch(body: { events: EventInput[] }, ctx: z.RefinementCtx): void {
+  const firstIndex = new Map<string, number>();
+  body.events.forEach((e, i) => {
+    if (e.idempotency_key === undefined) return;
+    const first = firstIndex.get(e.idempotency_key);
+    if (first === undefined) firstIndex.set(e.idempotency_key, i);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['events', i, 'idempotency_key'],
+        message: `repeats the idempotency_key of events[${first}]`,
+      });
+    }
+  });
 }
 export type CreateBatchBody = z.infer<ReturnType<typeof createBatchBodySchema>>;
+
+/** Path ids: UUIDs. A malformed one answers 404 like an unknown one. */
+export const eventIdParamSchema = z.uuid();

@@ -6,7 +6,7 @@ import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
-import { newEventRow } from './event-rows';
+import { newEventRow, type NewEventRow } from './event-rows';
 import type { CreateBatchBody, CreateEventBody } from './event.schemas';
 
 export interface AcceptedEvent {
@@ -17,6 +17,7 @@ export interface AcceptedEvent {
 
 export interface AcceptedBatch {
   batch_id: string;
+  /** In request order: the new event, or the existing one a repeated idempotency key names. */
   event_ids: string[];
   workflow_id: string;
 }
@@ -29,26 +30,87 @@ export interface EventServiceDeps {
 /**
  * Accepting and reading events; HTTP-agnostic, so routes stay thin. Rows are committed before
  * any workflow starts: the row is the source of truth. If Temporal cannot be reached the
- * events stay `received` and are still accepted; recovery starts their workflows later, and
- * the workflow id makes a second start harmless.
+ * events are marked `waiting` and still accepted; the outbox relay starts their workflows
+ * later, and the workflow id makes a second start harmless.
  */
 export function createEventService({ workflows, logger }: EventServiceDeps) {
-  async function startOrDefer(start: () => Promise<unknown>, ids: Record<string, string>) {
+  /** Starts a workflow; on failure marks its events `waiting`. Returns the status to report. */
+  async function startOrWait(
+    em: EntityManager,
+    start: () => Promise<unknown>,
+    rows: { ids: string[]; log: Record<string, string> },
+  ): Promise<EventStatus> {
     try {
       await start();
+      return 'received';
     } catch (err) {
       logger.error(
-        { err, ...ids },
-        'could not start workflow; the events are stored and recovery will start it',
+        { err, ...rows.log },
+        'could not start workflow; the events are stored as waiting and the outbox relay will start it',
       );
+      // Guarded: if the start did reach Temporal after all, processing may have begun already.
+      await em.nativeUpdate(
+        EventSchema,
+        { id: { $in: rows.ids }, status: 'received' },
+        { status: 'waiting', updatedAt: new Date() },
+      );
+      return 'waiting';
     }
   }
 
+  /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
+  async function insertNew(em: EntityManager, rows: NewEventRow[]): Promise<Set<string>> {
+    if (!rows.some((r) => r.idempotencyKey)) {
+      if (rows.length === 1) await em.insert(EventSchema, rows[0]!);
+      else await em.insertMany(EventSchema, rows);
+      return new Set(rows.map((r) => r.id));
+    }
+    const inserted: { id: string }[] = await em
+      .createQueryBuilder(EventSchema)
+      .insert(rows)
+      .onConflict(['user', 'idempotencyKey'])
+      .ignore()
+      .returning(['id'])
+      .execute('all');
+    return new Set(inserted.map((r) => r.id));
+  }
+
+  async function existingByKey(em: EntityManager, userId: string, keys: string[]) {
+    const found = await em.find(
+      EventSchema,
+      { user: userId, idempotencyKey: { $in: keys } },
+      { fields: ['id', 'idempotencyKey', 'status', 'workflowId'] },
+    );
+    return new Map(found.map((e) => [e.idempotencyKey!, e]));
+  }
+
   return {
-    async accept(em: EntityManager, user: User, body: CreateEventBody): Promise<AcceptedEvent> {
+    /**
+     * Accepts one event. With an idempotency key already used by this user, stores nothing,
+     * starts nothing, and returns the original event with `created: false`.
+     */
+    async accept(
+      em: EntityManager,
+      user: User,
+      body: CreateEventBody,
+    ): Promise<{ created: boolean; event: AcceptedEvent }> {
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
-      await em.insert(EventSchema, row);
-      await startOrDefer(
+      const inserted = await insertNew(em, [row]);
+      if (!inserted.has(row.id)) {
+        const original = (await existingByKey(em, user.id, [row.idempotencyKey!])).get(
+          row.idempotencyKey!,
+        )!;
+        return {
+          created: false,
+          event: {
+            event_id: original.id,
+            workflow_id: original.workflowId,
+            status: original.status,
+          },
+        };
+      }
+      const status = await startOrWait(
+        em,
         () =>
           workflows.startEvent({
             id: row.id,
@@ -56,12 +118,15 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
             eventName: row.eventName,
             eventType: row.eventType,
           }),
-        { event_id: row.id, workflow_id: row.workflowId },
+        { ids: [row.id], log: { event_id: row.id, workflow_id: row.workflowId } },
       );
-      return { event_id: row.id, workflow_id: row.workflowId, status: 'received' };
+      return { created: true, event: { event_id: row.id, workflow_id: row.workflowId, status } };
     },
 
-    /** Stores the batch and all its events in one transaction, one multi-row insert. */
+    /**
+     * Stores the batch and its new events in one transaction, one multi-row insert. Events
+     * whose idempotency key this user already used resolve to the existing events.
+     */
     async acceptBatch(
       em: EntityManager,
       user: User,
@@ -73,7 +138,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      await em.transactional(async (tx) => {
+      const eventIds = await em.transactional(async (tx) => {
         await tx.insert(BatchSchema, {
           id: batchId,
           user: user.id,
@@ -83,13 +148,25 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           receivedAt,
           createdAt: receivedAt,
         });
-        await tx.insertMany(EventSchema, rows);
+        const inserted = await insertNew(tx, rows);
+        const repeated = rows.filter((r) => !inserted.has(r.id));
+        if (repeated.length === 0) return rows.map((r) => r.id);
+        const existing = await existingByKey(
+          tx,
+          user.id,
+          repeated.map((r) => r.idempotencyKey!),
+        );
+        await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+        return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
       });
-      await startOrDefer(() => workflows.startBatch({ id: batchId, userId: user.id }), {
-        batch_id: batchId,
-        workflow_id: workflowId,
-      });
-      return { batch_id: batchId, event_ids: rows.map((r) => r.id), workflow_id: workflowId };
+      const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
+      if (newIds.length > 0) {
+        await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
+          ids: newIds,
+          log: { batch_id: batchId, workflow_id: workflowId },
+        });
+      }
+      return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
     },
 
     /** The user's own event, or null: other users' events are indistinguishable from none. */

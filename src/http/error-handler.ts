@@ -15,9 +15,16 @@ export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // Statuses the router sets without a body: no route, or a method the route lacks.
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = body('not_found', `No route for ${ctx.method} ${ctx.path}`);
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        ctx.status = 405;
+        ctx.body = body(
+          'method_not_allowed',
+          `${ctx.method} is not allowed here; allowed: ${ctx.response.get('allow')}`,
+        );
       }
     } catch (err) {
       if (err instanceof AppError) {

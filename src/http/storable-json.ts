@@ -1,7 +1,8 @@
 /**
  * Finds the first value PostgreSQL cannot store faithfully, or a structure too deep to be an
  * event: NUL characters (rejected in jsonb and text), lone UTF-16 surrogates (they would be
- * replaced silently on the way to UTF-8), and nesting past `maxDepth`. Iterative, so hostile
+ * replaced silently on the way to UTF-8), numbers JSON parsing already mangled, and nesting
+ * past `maxDepth`. Iterative, so hostile
  * input cannot overflow the stack. Returns a JSON path and a reason, or null.
  */
 export function findUnstorable(
@@ -14,6 +15,17 @@ export function findUnstorable(
     if (typeof v === 'string') {
       const reason = badString(v);
       if (reason) return { path, reason };
+      continue;
+    }
+    if (typeof v === 'number') {
+      // JSON.parse turns 1e400 into Infinity (stored as null) and rounds integers past 2^53.
+      if (!Number.isFinite(v)) return { path, reason: 'is a number out of range' };
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        return {
+          path,
+          reason: 'is an integer beyond 2^53, which would lose precision; send it as a string',
+        };
+      }
       continue;
     }
     if (v === null || typeof v !== 'object') continue;

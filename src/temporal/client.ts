@@ -6,6 +6,9 @@ import type { Config } from '../config';
  * PostgreSQL) even while Temporal is down.
  */
 export function createTemporalClient(temporal: Config['temporal']): Client {
-  const connection = Connection.lazy({ address: temporal.address });
+  const connection = Connection.lazy({
+    address: temporal.address,
+    connectTimeout: temporal.startTimeoutMs,
+  });
   return new Client({ connection, namespace: temporal.namespace });
 }

@@ -31,13 +31,14 @@ export interface EventWorkflowStarter {
 /** Starts event workflows with the configured policy on the configured task queue. */
 export function createEventWorkflowStarter(
   client: Client,
-  taskQueue: string,
+  temporal: { taskQueue: string; startTimeoutMs: number },
   policy: ProcessingPolicy,
   batchPolicy: BatchPolicy,
 ): EventWorkflowStarter {
+  const { taskQueue } = temporal;
   const startOnce = async (start: () => Promise<unknown>): Promise<boolean> => {
     try {
-      await start();
+      await client.withDeadline(Date.now() + temporal.startTimeoutMs, start);
       return true;
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return false;

@@ -2,7 +2,10 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
+import { EventSchema } from '../events/event.entity';
 import type { Logger } from '../logger';
+import { activityMetricsInterceptor } from './metrics-interceptor';
+import type { WorkerMetrics } from './worker-metrics';
 
 export interface EventWorkerDeps {
   config: Config;
@@ -13,6 +16,8 @@ export interface EventWorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Replaces activities, for fault injection in tests. */
   wrapActivities?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
+  /** Where activity and event metrics go; none are recorded when omitted. */
+  metrics?: WorkerMetrics;
 }
 
 /** The worker that runs the event workflows and their activities. */
@@ -30,5 +35,25 @@ export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> 
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     shutdownGraceTime: config.shutdownGraceMs,
+    ...(deps.metrics && {
+      interceptors: {
+        activity: [
+          activityMetricsInterceptor(deps.metrics, {
+            async eventType(eventId) {
+              const event = await orm.em
+                .fork()
+                .findOne(EventSchema, { id: eventId }, { fields: ['eventType'] });
+              return event?.eventType ?? null;
+            },
+            batchOutcome: (batchId) =>
+              orm.em.fork().execute(
+                `select event_type as "eventType", status, count(*)::int as n
+                   from events where batch_id = ? group by 1, 2`,
+                [batchId],
+              ),
+          }),
+        ],
+      },
+    }),
   });
 }

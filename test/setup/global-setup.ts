@@ -3,7 +3,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import { runMigrations } from '../../src/db/migrate';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import {
@@ -11,6 +10,7 @@ import {
   startTemporalDevServer,
   type DevServer,
 } from '../../src/dev/temporal-dev-server';
+import { ADMIN_DATABASE_URL, recreateDatabase } from './databases';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
 declare global {
@@ -23,14 +23,12 @@ declare global {
  * TEST_TEMPORAL_ADDRESS), a freshly migrated PostgreSQL database, and one workflow bundle.
  */
 export default async function globalSetup(): Promise<void> {
-  const adminUrl =
-    process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const dbName = process.env.TEST_DATABASE_NAME ?? 'event_ingestion_test';
   const dir = await mkdtemp(join(tmpdir(), 'event-ingestion-test-'));
 
   const [temporalAddress, databaseUrl, workflowBundlePath] = await Promise.all([
     startTemporal(dir),
-    recreateDatabase(adminUrl, dbName),
+    recreateDatabase(dbName, ADMIN_DATABASE_URL),
     bundle(dir),
   ]);
   await runMigrations(databaseUrl);
@@ -51,20 +49,6 @@ async function startTemporal(dir: string): Promise<string> {
   });
   globalThis.__temporalDevServer = server;
   return server.address;
-}
-
-async function recreateDatabase(adminUrl: string, dbName: string): Promise<string> {
-  const pg = new PgClient({ connectionString: adminUrl });
-  await pg.connect();
-  try {
-    await pg.query(`drop database if exists "${dbName}" with (force)`);
-    await pg.query(`create database "${dbName}"`);
-  } finally {
-    await pg.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  return url.toString();
 }
 
 async function bundle(dir: string): Promise<string> {

@@ -3,21 +3,43 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type Koa from 'koa';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
+import { startOutboxRelay } from '../../src/events/outbox-relay';
+import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
+import { createEventWorkflowStarter } from '../../src/temporal/event-workflows';
 import { createUser } from '../../src/users/user.service';
+import { findFreePort } from '../../src/dev/temporal-dev-server';
+import type { AppState } from '../../src/http/state';
 import { createEventWorker } from '../../src/worker/create-worker';
+import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';
 import { installTemporalRuntime } from '../../src/worker/runtime';
+import { createWorkerMetrics } from '../../src/worker/worker-metrics';
 import { readTestEnv } from '../setup/test-env';
 
 type Activities = ReturnType<typeof createActivities>;
 
-// Activity failures are expected in fault tests; the SDK logs them at warn.
-installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'error'));
+let runtime: Promise<{ sdkMetricsUrl: string }> | undefined;
+
+/**
+ * Installs the Temporal Runtime once per test process (each jest worker is one), with the SDK's
+ * metrics exporter on a free port, before the first native connection.
+ */
+// Activity failures are expected in fault tests; the SDK logs them at warn, so tests show errors only.
+function ensureRuntime(): Promise<{ sdkMetricsUrl: string }> {
+  runtime ??= findFreePort().then((port) => {
+    installTemporalRuntime(createLogger(process.env.TEST_LOG_LEVEL ?? 'error'), {
+      sdkMetricsAddress: `127.0.0.1:${port}`,
+    });
+    return { sdkMetricsUrl: `http://127.0.0.1:${port}/metrics` };
+  });
+  return runtime;
+}
 
 export interface HarnessOptions {
   /** Environment overrides, as the service would read them. */
@@ -26,6 +48,12 @@ export interface HarnessOptions {
   wrapActivities?: (a: Activities) => Activities;
   /** Start no worker: workflows stay queued (to test what happens before processing). */
   noWorker?: boolean;
+  /** Where the API's Temporal client connects (a dead address simulates an outage). */
+  apiTemporalAddress?: string;
+  /** Run against another database (e.g. one of the test's own, see `createTestDatabase`). */
+  databaseUrl?: string;
+  /** Run the outbox relay beside the API, as the API process does. */
+  outboxRelay?: boolean;
 }
 
 export interface ApiResponse<T = any> {
@@ -44,10 +72,18 @@ export class Harness {
     readonly orm: Orm,
     readonly temporal: Client,
     readonly baseUrl: string,
+    /** The Koa app behind `baseUrl`, for tests that inspect its routers. */
+    readonly app: Koa<AppState>,
+    /** The worker's own metrics endpoint; undefined with `noWorker`. */
+    readonly workerMetricsUrl: string | undefined,
+    /** The Temporal SDK's metrics endpoint of this test process. */
+    readonly sdkMetricsUrl: string,
     private readonly server: Server,
     private readonly worker: Worker | undefined,
     private readonly workerRun: Promise<void> | undefined,
+    private readonly metricsServer: MetricsServer | undefined,
     private readonly connection: NativeConnection,
+    private readonly relay: { stop(): Promise<void> } | undefined,
   ) {}
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
@@ -55,20 +91,25 @@ export class Harness {
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      DATABASE_URL: testEnv.databaseUrl,
+      DATABASE_URL: options.databaseUrl ?? testEnv.databaseUrl,
       TEMPORAL_ADDRESS: testEnv.temporalAddress,
       TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
       EVENT_RETRY_INITIAL_INTERVAL_MS: '50',
       EVENT_RETRY_MAX_INTERVAL_MS: '200',
       SHUTDOWN_GRACE_MS: '2000',
+      OUTBOX_INTERVAL_MS: '200',
+      OUTBOX_GRACE_MS: '500',
       ...options.env,
     });
+    const { sdkMetricsUrl } = await ensureRuntime();
     const logger = createLogger(config.logLevel);
     const orm = await createOrm(config.database);
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     let worker: Worker | undefined;
     let workerRun: Promise<void> | undefined;
+    let metricsServer: MetricsServer | undefined;
     if (!options.noWorker) {
+      const metrics = createWorkerMetrics({ maxEventTypes: config.metrics.maxEventTypes });
       worker = await createEventWorker({
         config,
         orm,
@@ -76,24 +117,50 @@ export class Harness {
         connection,
         workflowBundle: { codePath: testEnv.workflowBundlePath },
         wrapActivities: options.wrapActivities,
+        metrics,
+      });
+      metricsServer = await serveMetrics(metrics.registry, {
+        host: '127.0.0.1',
+        port: 0,
+        token: config.metrics.token,
+        logger,
       });
       workerRun = worker.run();
     }
-    const temporal = createTemporalClient(config.temporal);
-    const app = createApp({ config, orm, temporal, logger });
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const temporal = createTemporalClient({
+      ...config.temporal,
+      address: options.apiTemporalAddress ?? config.temporal.address,
     });
+    const app = createApp({ config, orm, temporal, logger });
+    const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
+    const relay = options.outboxRelay
+      ? startOutboxRelay({
+          orm,
+          logger,
+          workflows: createEventWorkflowStarter(
+            temporal,
+            config.temporal,
+            config.processing,
+            config.batch,
+          ),
+          ...config.outbox,
+        })
+      : undefined;
     return new Harness(
       config,
       orm,
       temporal,
       `http://127.0.0.1:${port}`,
+      app,
+      metricsServer && `http://127.0.0.1:${metricsServer.port}/metrics`,
+      sdkMetricsUrl,
       server,
       worker,
       workerRun,
+      metricsServer,
       connection,
+      relay,
     );
   }
 
@@ -147,6 +214,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
+    await this.relay?.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -155,6 +223,7 @@ export class Harness {
       this.worker.shutdown();
       await this.workerRun;
     }
+    await this.metricsServer?.close();
     await this.connection.close();
     await this.temporal.connection.close();
     await this.orm.close(true);

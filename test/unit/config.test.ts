@@ -7,6 +7,38 @@ describe('loadConfig', () => {
     expect(c.processing.maxRetries).toBe(3);
     expect(c.processing.processingTimeoutSec).toBe(300);
     expect(c.api.port).toBe(3000);
+    expect(c.metrics).toEqual({
+      apiEnabled: true,
+      token: undefined,
+      workerHost: '0.0.0.0',
+      workerPort: 9464,
+      sdkPort: 9465,
+      maxEventTypes: 50,
+    });
+  });
+
+  it('reads the metrics settings, 0 turning the worker endpoints off', () => {
+    const c = loadConfig({
+      METRICS_ENABLED: 'false',
+      METRICS_TOKEN: 'a-token-of-16-chars',
+      WORKER_METRICS_HOST: '127.0.0.1',
+      WORKER_METRICS_PORT: '0',
+      TEMPORAL_SDK_METRICS_PORT: '0',
+      WORKER_METRICS_MAX_EVENT_TYPES: '5',
+    });
+    expect(c.metrics).toEqual({
+      apiEnabled: false,
+      token: 'a-token-of-16-chars',
+      workerHost: '127.0.0.1',
+      workerPort: 0,
+      sdkPort: 0,
+      maxEventTypes: 5,
+    });
+  });
+
+  it('rejects a short METRICS_TOKEN and a METRICS_ENABLED that is not a boolean', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: /);
+    expect(() => loadConfig({ METRICS_ENABLED: 'maybe' })).toThrow(/METRICS_ENABLED: /);
   });
 
   it('reads and coerces values', () => {

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# One image for the API, the worker and the migrations; docker-compose.yml picks the command.
+# The build stage compiles the TypeScript with tsc; the runtime stage has production packages
+# and the compiled JavaScript only, and runs it with plain node.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# The project's npm: it honours package.json's allowScripts.
+RUN npm install --global npm@11.19.1
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY workflows workflows
+COPY activities activities
+COPY migrations migrations
+COPY scripts scripts
+RUN npx tsc -p tsconfig.build.json
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+RUN npm install --global npm@11.19.1
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 3000
+# API by default; the worker runs `node dist/src/worker.js`, migrations `node dist/scripts/migrate.js`.
+CMD ["node", "dist/src/server.js"]

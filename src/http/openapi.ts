@@ -1,0 +1,334 @@
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type ResponseConfig,
+} from '@asteasolutions/zod-to-openapi';
+import Router from '@koa/router';
+import { z } from 'zod';
+import { EVENT_STATUSES } from '../events/event-status';
+import {
+  createBatchBodySchema,
+  createEventBodySchema,
+  eventIdParamSchema,
+  idempotencyKey,
+} from '../events/event.schemas';
+import type { AppState } from './state';
+
+/*
+ * The OpenAPI 3.1 document of the API, generated from the zod schemas the routes validate with,
+ * so the request side cannot drift from the code. Response schemas are written here; the API
+ * tests parse real responses with them, so they cannot drift either.
+ *
+ * Schemas get their component name from zod's `.meta({ id })`. That registers them in zod's
+ * global registry, where an id may be used once, so they are built once, at module level.
+ */
+
+/** The generated document (an OpenAPI 3.1 object). */
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+/** A route group: registers the paths (and any schemas) of one router. */
+export type RouteGroup = (registry: OpenAPIRegistry) => void;
+
+/** Name of the security scheme of the user API tokens; use it in `security` of new paths. */
+export const BEARER_AUTH = 'bearerAuth';
+const METRICS_TOKEN_AUTH = 'metricsToken';
+
+/** The error body every failed request gets (see `http/error-handler.ts`). */
+export const errorBodySchema = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string().meta({ description: 'Stable machine-readable code', example: 'not_found' }),
+      message: z.string().meta({ description: 'What went wrong, for people' }),
+      details: z.unknown().optional().meta({
+        description: 'For validation_error: each issue with its JSON path, message and code',
+      }),
+    }),
+  })
+  .meta({ id: 'ErrorBody' });
+
+/** What `POST /api/v1/events` answers. */
+export const acceptedEventSchema = z
+  .strictObject({
+    event_id: z.uuid(),
+    workflow_id: z.string().meta({ example: 'event-01a2f000-0000-7000-8000-000000000001' }),
+    status: z.enum(EVENT_STATUSES),
+  })
+  .meta({ id: 'AcceptedEvent' });
+
+/** An event as `GET /api/v1/events/:id` shows it (see `events/event.view.ts`). */
+export const eventViewSchema = z
+  .strictObject({
+    id: z.uuid(),
+    event_name: z.string(),
+    event_type: z.string(),
+    payload: z.unknown().meta({ description: 'What the client sent, verbatim; null if absent' }),
+    properties: z.record(z.string(), z.unknown()).nullable().meta({
+      description: 'Set by processing: original, normalized, normalized_at and user',
+    }),
+    status: z.enum(EVENT_STATUSES),
+    processed: z.boolean(),
+    processed_at: z.iso.datetime().nullable(),
+    processing_error: z.string().nullable(),
+    workflow_id: z.string(),
+    batch_id: z.uuid().nullable(),
+    timestamp: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "When it happened by the client's clock, as sent" }),
+    sent_at: z.iso.datetime().nullable(),
+    received_at: z.iso.datetime(),
+    event_time: z.iso
+      .datetime()
+      .meta({ description: 'When it happened, corrected for client clock skew' }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'EventView' });
+
+/** What `POST /api/v1/events/batch` answers. */
+export const acceptedBatchSchema = z
+  .strictObject({
+    batch_id: z.uuid(),
+    event_ids: z.array(z.uuid()).meta({
+      description: 'In request order: the new event, or the existing one a repeated key names',
+    }),
+    workflow_id: z.string().meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
+  })
+  .meta({ id: 'AcceptedBatch' });
+
+/** A batch as `GET /api/v1/batches/:id` shows it (see `events/event.view.ts`). */
+export const batchViewSchema = z
+  .strictObject({
+    id: z.uuid(),
+    workflow_id: z.string(),
+    status: z.enum(['processing', 'completed']),
+    total_events: z.int(),
+    counts: z.record(z.enum(EVENT_STATUSES), z.int()),
+    event_ids: z.array(z.uuid()),
+    sent_at: z.iso.datetime().nullable(),
+    received_at: z.iso.datetime(),
+  })
+  .meta({ id: 'BatchView' });
+
+/** `GET /health`. */
+export const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+/** `GET /ready`, with 200 and 503 alike. */
+export const readinessSchema = z
+  .strictObject({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
+  })
+  .meta({ id: 'Readiness' });
+
+const eventInputSchema = createEventBodySchema.meta({
+  id: 'EventInput',
+  description: 'One event. Unknown fields are rejected (422).',
+});
+
+/** The limits do not change the document's shape, only the numbers in it. */
+const batchInputSchema = (maxEvents: number) =>
+  createBatchBodySchema(maxEvents).meta({
+    id: 'BatchInput',
+    description: `1 to ${maxEvents} events, stored together or not at all.`,
+  });
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid_json: the body is empty, not UTF-8, or not valid JSON',
+  401: 'unauthorized: the token is missing, malformed or unknown',
+  404: 'not_found: no such route, or no such resource of yours',
+  413: 'payload_too_large: the body is over the limit (the message names it)',
+  415: 'unsupported_media_type: the body is not application/json',
+  422: 'validation_error: the body breaks the schema; details lists each issue',
+  429: 'rate_limited: too many requests; see Retry-After',
+  500: 'internal_error',
+  503: 'service_unavailable: a dependency cannot serve the request right now',
+};
+
+/** A JSON response with `schema`. */
+export function jsonResponse(description: string, schema: z.ZodType): ResponseConfig {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** Error responses for the given statuses, each with the shared error body. */
+export function errorResponses(...statuses: number[]): Record<number, ResponseConfig> {
+  return Object.fromEntries(
+    statuses.map((s) => [s, jsonResponse(ERROR_DESCRIPTIONS[s] ?? 'error', errorBodySchema)]),
+  );
+}
+
+/** `GET /health`, `GET /ready` (see `http/health.routes.ts`). */
+export const registerHealthRoutes: RouteGroup = (registry) => {
+  registry.registerPath({
+    method: 'get',
+    path: '/health',
+    tags: ['operations'],
+    summary: 'Liveness: the process answers',
+    responses: { 200: jsonResponse('Alive', healthSchema) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/ready',
+    tags: ['operations'],
+    summary: 'Readiness: PostgreSQL and Temporal both answer',
+    responses: {
+      200: jsonResponse('Every dependency answers', readinessSchema),
+      503: jsonResponse('At least one dependency does not answer', readinessSchema),
+    },
+  });
+};
+
+/** `/api/v1/events` and `/api/v1/batches` (see `events/event.routes.ts`, `batch.routes.ts`). */
+export const registerEventRoutes =
+  (batchMaxEvents: number): RouteGroup =>
+  (registry) => {
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events',
+      tags: ['events'],
+      summary: 'Accept one event for processing',
+      description:
+        'Answers once the event is stored and its workflow started. Processing goes on in the ' +
+        'background; GET the event to see its status.',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: {
+        headers: z.object({
+          'Idempotency-Key': idempotencyKey.optional().meta({
+            description: 'Same as the body field idempotency_key; both may be sent if equal',
+          }),
+        }),
+        body: { required: true, content: { 'application/json': { schema: eventInputSchema } } },
+      },
+      responses: {
+        200: jsonResponse('A repeated idempotency key: the original event', acceptedEventSchema),
+        202: jsonResponse(
+          'Stored; processing has started (status received), or will when Temporal is reachable (status waiting)',
+          acceptedEventSchema,
+        ),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+      },
+    });
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events/batch',
+      tags: ['events'],
+      summary: 'Accept a batch of events, processed by one workflow',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: {
+        body: {
+          required: true,
+          content: { 'application/json': { schema: batchInputSchema(batchMaxEvents) } },
+        },
+      },
+      responses: {
+        202: jsonResponse('Stored; processing has started', acceptedBatchSchema),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: '/api/v1/batches/{id}',
+      tags: ['events'],
+      summary: "Read one of your batches: its events' ids and counts by status",
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { params: z.object({ id: eventIdParamSchema }) },
+      responses: {
+        200: jsonResponse('The batch', batchViewSchema),
+        ...errorResponses(401, 404, 429, 500),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: '/api/v1/events/{id}',
+      tags: ['events'],
+      summary: 'Read one of your events with its processing state',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { params: z.object({ id: eventIdParamSchema }) },
+      responses: {
+        200: jsonResponse('The event', eventViewSchema),
+        ...errorResponses(401, 404, 429, 500),
+      },
+    });
+  };
+
+/** `GET /openapi.json`: this document. */
+export const registerOpenApiRoute: RouteGroup = (registry) => {
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['operations'],
+    summary: 'This OpenAPI document',
+    responses: {
+      200: jsonResponse('OpenAPI 3.1 document', z.record(z.string(), z.unknown())),
+    },
+  });
+};
+
+/** `GET /metrics` (see `http/metrics.ts`); present unless METRICS_ENABLED is false. */
+export const registerMetricsRoute: RouteGroup = (registry) => {
+  registry.registerComponent('securitySchemes', METRICS_TOKEN_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'METRICS_TOKEN; required only when the service is configured with one',
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics of this API process',
+    security: [{}, { [METRICS_TOKEN_AUTH]: [] }],
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format 0.0.4',
+        content: { 'text/plain': { schema: z.string() } },
+      },
+      ...errorResponses(401),
+    },
+  });
+};
+
+/**
+ * Every route group of the API. A new router gets a `RouteGroup` above and an entry here; the
+ * OpenAPI test fails until every route the app serves is in the document.
+ */
+export function apiRouteGroups(options: {
+  metricsEnabled: boolean;
+  batchMaxEvents: number;
+}): RouteGroup[] {
+  return [
+    registerHealthRoutes,
+    registerEventRoutes(options.batchMaxEvents),
+    registerOpenApiRoute,
+    ...(options.metricsEnabled ? [registerMetricsRoute] : []),
+  ];
+}
+
+/** Generates the OpenAPI 3.1 document of the given route groups. */
+export function buildOpenApiDocument(groups: RouteGroup[]): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', BEARER_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The API token of a user (`npm run users:create`)',
+  });
+  for (const register of groups) register(registry);
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Event ingestion API',
+      version: '1.0.0',
+      description:
+        'Clients send product events; each is stored in PostgreSQL and processed by a Temporal ' +
+        'workflow. Every error is `{"error": {"code", "message", "details"?}}`.',
+    },
+  });
+}
+
+/** `GET /openapi.json`, serving a document built once. */
+export function openApiRoutes(document: OpenApiDocument): Router<AppState> {
+  const router = new Router<AppState>();
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  return router;
+}

@@ -1,0 +1,55 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../logger';
+import { mayScrape } from '../metrics/scrape-auth';
+
+/** A running metrics endpoint. */
+export interface MetricsServer {
+  /** The port it listens on (the real one when asked for port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` from `registry` on its own small HTTP server: the worker has no API, and
+ * a scrape must not depend on anything but the process being alive.
+ */
+export async function serveMetrics(
+  registry: Registry,
+  options: { host: string; port: number; token: string | undefined; logger: Logger },
+): Promise<MetricsServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found; try GET /metrics\n');
+      return;
+    }
+    if (!mayScrape(req.headers.authorization, options.token)) {
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('Bearer METRICS_TOKEN needed\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => {
+        options.logger.error({ err }, 'could not collect metrics');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('Could not collect metrics\n');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ENV_VARIABLES } from '../../src/config';
+import { findComposeProblems } from '../../scripts/support/compose-checks';
+
+const ROOT = path.resolve(__dirname, '../..');
+const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+
+describe('findComposeProblems', () => {
+  it('finds none in docker-compose.yml', () => {
+    expect(findComposeProblems(compose, ENV_VARIABLES, ROOT)).toEqual([]);
+  });
+
+  it('names a misspelt variable set through a merged anchor', () => {
+    const text = `
+x-env: &env
+  DATABSE_URL: postgres://x
+services:
+  migrate: { build: ., environment: { <<: *env } }
+  api: { build: ., environment: [API_PORT=3000] }
+  worker: { build: ., command: [node, dist/src/worker.js] }
+`;
+    expect(findComposeProblems(text, ENV_VARIABLES, ROOT)).toEqual([
+      'service migrate sets DATABSE_URL, which src/config.ts does not read',
+    ]);
+  });
+
+  it('names missing entry points, mounts, services and unpinned images', () => {
+    const text = `
+services:
+  api: { build: ., command: [node, dist/src/nope.js] }
+  worker: { image: event-ingestion }
+  ui: { image: temporalio/ui:latest, volumes: ['./nope.sh:/x.sh:ro'] }
+`;
+    expect(findComposeProblems(text, ENV_VARIABLES, ROOT)).toEqual([
+      'service migrate is missing',
+      'service worker is not built from the Dockerfile',
+      'service api runs dist/src/nope.js, but src/nope.ts does not exist',
+      'service worker uses image event-ingestion, which is not pinned to a version',
+      'service ui uses image temporalio/ui:latest, which is not pinned to a version',
+      'service ui mounts ./nope.sh, which does not exist',
+    ]);
+  });
+});
