@@ -87,10 +87,14 @@ async function strike(
   switch (kind) {
     case 'worker-kill': {
       // Aim for the middle of activities: wait (briefly) until the worker has events in hand.
-      const busy = await pollUntil(async () => {
-        const n = await countProcessing(t.db);
-        return n > 0 ? n : undefined;
-      }, 5_000);
+      const busy = await pollUntil(
+        async () => {
+          const n = await countProcessing(t.db);
+          return n > 0 ? n : undefined;
+        },
+        15_000,
+        100,
+      );
       const pid = t.worker.pid;
       struck();
       await t.worker.killAndRestart(random.int(0, 2_000));
@@ -105,10 +109,10 @@ async function strike(
     case 'temporal-term':
     case 'temporal-kill': {
       const signal = kind === 'temporal-kill' ? 'SIGKILL' : 'SIGTERM';
-      // A crash stays down longer than the API's gRPC retries on workflow start (~20 s), so
-      // events are accepted with no workflow started: the path only a recovery loop can finish.
+      // A crash stays down long enough for the outbox relay to find Temporal unreachable for
+      // several passes; a graceful stop is a quick restart.
       const downMs =
-        kind === 'temporal-kill' ? random.int(22_000, 30_000) : random.int(1_000, 5_000);
+        kind === 'temporal-kill' ? random.int(8_000, 20_000) : random.int(1_000, 5_000);
       struck();
       await t.temporal.down(signal);
       await sleep(downMs);

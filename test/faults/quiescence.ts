@@ -6,7 +6,7 @@ const POLL_MS = 2_000;
 const REPORT_EVERY_MS = 15_000;
 
 /**
- * Waits until no stored event is `received` or `processing` any more, or until `timeoutSeconds`
+ * Waits until every stored event is `processed` or `failed`, or until `timeoutSeconds`
  * pass: whatever is still unfinished then is what the checker reports.
  * @returns how many rows were still unfinished, and when the wait ended
  */
@@ -37,7 +37,7 @@ export async function waitForQuiescence(
 
 async function countUnfinished(db: Pool): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `select count(*)::int as n from events where status in ('received', 'processing')`,
+    `select count(*)::int as n from events where status not in ('processed', 'failed')`,
   );
   return rows[0]?.n ?? 0;
 }

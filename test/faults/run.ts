@@ -229,6 +229,9 @@ function serviceEnvironment(o: {
     EVENT_ACTIVITY_TIMEOUT: '15',
     EVENT_PROCESSING_TIMEOUT: '1800',
     SHUTDOWN_GRACE_MS: '5000',
+    // The worker's metrics endpoints default to fixed ports other runs may hold.
+    WORKER_METRICS_PORT: '0',
+    TEMPORAL_SDK_METRICS_PORT: '0',
   };
 }
 
