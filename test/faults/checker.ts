@@ -90,11 +90,18 @@ export async function check(input: {
   const states = await input
     .workflowStates(unfinished.map(workflowOf))
     .catch(() => new Map<string, string>());
+  // Temporal was asked after the rows were read: a row that finished meanwhile is not stuck.
+  const finishedSince = await stillUnfinished(
+    db,
+    unfinished.map((r) => r.id),
+  ).then((open) => new Set(unfinished.map((r) => r.id).filter((id) => !open.has(id))));
   const nonTerminal = unfinished.map((r) => ({
     id: r.id,
     status: r.status,
     workflow: workflowOf(r),
-    workflowState: states.get(workflowOf(r)) ?? 'UNKNOWN',
+    workflowState: finishedSince.has(r.id)
+      ? 'FINISHED DURING CHECK'
+      : (states.get(workflowOf(r)) ?? 'UNKNOWN'),
   }));
   const nonTerminalByStatus: Record<string, number> = {};
   for (const r of nonTerminal) {
@@ -162,6 +169,14 @@ export const firstFew = <T>(items: T[]): T[] => items.slice(0, SAMPLES);
 
 function workflowOf(r: Row): string {
   return r.batch_id ? `batch-${r.batch_id}` : `event-${r.id}`;
+}
+
+async function stillUnfinished(db: Pool, ids: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from events where id = any($1::uuid[]) and status not in ('processed', 'failed')`,
+    [ids],
+  );
+  return new Set(rows.map((r) => r.id));
 }
 
 async function columnExists(db: Pool, table: string, column: string): Promise<boolean> {
