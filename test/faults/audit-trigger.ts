@@ -1,4 +1,7 @@
-import type { Pool } from 'pg';
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+
+type Db = Pool | PoolClient;
 
 /**
  * Test instrumentation in the suite's throwaway database: a trigger that writes down every
@@ -57,7 +60,7 @@ export interface DoubleProcessing {
   events: string[];
 }
 
-export async function findDoubleProcessing(pool: Pool): Promise<DoubleProcessing> {
+export async function findDoubleProcessing(pool: Db): Promise<DoubleProcessing> {
   const ids = async (where: string, having = ''): Promise<string[]> =>
     (
       await pool.query<{ event_id: string }>(
@@ -77,6 +80,55 @@ export async function findDoubleProcessing(pool: Pool): Promise<DoubleProcessing
   };
   const events = [...new Set(Object.values(found).flat())].sort();
   return { ...found, events };
+}
+
+/** Thrown when the instrumentation fails to see a double processing staged on purpose. */
+export class AuditTriggerBlindError extends Error {
+  override readonly name = 'AuditTriggerBlindError';
+}
+
+/**
+ * Proves the instrumentation can fail the run: in a transaction that is rolled back, an event
+ * is processed, failed, processed again with a new processed_at and then has its properties
+ * rewritten; every detector must name it.
+ * @throws {@link AuditTriggerBlindError} naming the detectors that missed it
+ */
+export async function assertAuditTriggerSees(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  const userId = randomUUID();
+  const eventId = randomUUID();
+  try {
+    await client.query('begin');
+    await client.query(`insert into users (id, email, token_hash) values ($1, $2, $3)`, [
+      userId,
+      `audit-${userId}@example.com`,
+      userId.replace(/-/g, '').padEnd(64, '0'),
+    ]);
+    await client.query(
+      `insert into events (id, user_id, event_name, event_type, workflow_id, received_at, event_time)
+       values ($1, $2, 'audit', 'audit', $3, now(), now())`,
+      [eventId, userId, `event-${eventId}`],
+    );
+    for (const change of [
+      `status = 'processing'`,
+      `status = 'processed', processed = true, processed_at = now(), properties = '{}'`,
+      `status = 'failed', processed = false`,
+      `status = 'processed', processed = true, processed_at = now() + interval '1 second'`,
+      `properties = '{"again": true}'`,
+    ]) {
+      await client.query(`update events set ${change} where id = $1`, [eventId]);
+    }
+    const found = await findDoubleProcessing(client);
+    const missed = (
+      ['processedAtRewritten', 'processedTwice', 'leftProcessed', 'propertiesRewritten'] as const
+    ).filter((k) => !found[k].includes(eventId));
+    if (missed.length > 0) {
+      throw new AuditTriggerBlindError(`the audit trigger missed a staged ${missed.join(', ')}`);
+    }
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    client.release();
+  }
 }
 
 /** The audit trail of one event, oldest first, for the report's evidence. */

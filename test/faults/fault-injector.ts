@@ -4,7 +4,7 @@ import type { FaultKind } from './plan';
 import type { PostgresControl } from './postgres-control';
 import type { Random } from './random';
 import type { ServiceProcess } from './service-process';
-import type { CuttableProxy } from './tcp-proxy';
+import type { FaultyNetwork } from './faulty-network';
 import type { TemporalControl } from './temporal-control';
 
 /** What the injector can break. */
@@ -14,7 +14,7 @@ export interface FaultTargets {
   temporal: TemporalControl;
   postgres: PostgresControl;
   /** Between the service processes and PostgreSQL. */
-  proxy: CuttableProxy;
+  network: FaultyNetwork;
   /** Straight to PostgreSQL, to see what the worker is doing before killing it. */
   db: Pool;
 }
@@ -127,12 +127,21 @@ async function strike(
       await t.postgres.up();
       return `PostgreSQL stopped (fast shutdown), down ${(downMs / 1000).toFixed(1)} s, started`;
     }
+    case 'postgres-stall': {
+      // Shorter than the activity timeout: a stall that long is a timeout test, not this one.
+      const downMs = random.int(4_000, 10_000);
+      struck();
+      const frozen = t.network.stall();
+      await sleep(downMs);
+      await t.network.restore();
+      return `network to PostgreSQL stalled (${frozen} connections frozen, new ones hang) for ${(downMs / 1000).toFixed(1)} s`;
+    }
     case 'postgres-cut': {
       const downMs = random.int(3_000, 8_000);
       struck();
-      const dropped = await t.proxy.cut();
+      const dropped = await t.network.cut();
       await sleep(downMs);
-      await t.proxy.restore();
+      await t.network.restore();
       return `network to PostgreSQL cut (${dropped} sockets reset, new ones refused) for ${(downMs / 1000).toFixed(1)} s`;
     }
   }
@@ -140,7 +149,7 @@ async function strike(
 
 /** Brings every part back up after a fault that went wrong half-way. */
 async function repairAll(t: FaultTargets): Promise<void> {
-  await t.proxy.restore();
+  await t.network.restore();
   await t.postgres.up();
   await t.temporal.up();
 }

@@ -18,6 +18,8 @@ export interface ClientFigures {
   attempts: number;
   /** Attempts after the first, for network errors, timeouts and 5xx answers. */
   retries: number;
+  /** Requests sent twice at once (only with idempotency keys), as an impatient client does. */
+  hedged: number;
   /** Answers 200: a retried key was recognised and the original event returned. */
   replays: number;
   /** Requests given up after the retry budget; their events may or may not be stored. */
@@ -46,6 +48,7 @@ export class Ledger {
     batchRequests: 0,
     attempts: 0,
     retries: 0,
+    hedged: 0,
     replays: 0,
     abandoned: 0,
     abandonedEvents: 0,

@@ -15,6 +15,9 @@ const BACKOFF_MAX_MS = 5_000;
  */
 const SINGLE_SHARE = 0.8;
 const BATCH_SIZE = [25, 75] as const;
+/** Share of requests sent twice, the second copy HEDGE_DELAY_MS after the first. */
+const HEDGE_SHARE = 0.04;
+const HEDGE_DELAY_MS = [0, 300] as const;
 /** After an outage the clients send faster, to catch up, but not beyond this multiple. */
 const MAX_CATCH_UP = 3;
 
@@ -92,20 +95,47 @@ async function send(
   client.requests++;
   if (single) client.singleRequests++;
   else client.batchRequests++;
+  const delivery = { opts, user, events, single, request };
+  // An impatient client sends the same request again before the first answer: with keys, both
+  // answers must name the same events.
+  if (keys && random.chance(HEDGE_SHARE)) {
+    client.hedged++;
+    await Promise.all([
+      deliver(delivery, false),
+      sleep(random.int(...HEDGE_DELAY_MS)).then(() => deliver(delivery, true)),
+    ]);
+  } else {
+    await deliver(delivery, false);
+  }
+}
+
+/** Sends one request until it is answered 200/202, rejected, or its retry budget runs out. */
+async function deliver(
+  d: {
+    opts: LoadOptions;
+    user: LoadUser;
+    events: LogicalEvent[];
+    single: boolean;
+    request: { url: string; body: unknown; headers: Record<string, string> | undefined };
+  },
+  isResend: boolean,
+): Promise<void> {
+  const { ledger, random } = d.opts;
+  const { client } = ledger;
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     client.attempts++;
-    if (attempt > 1) client.retries++;
-    const outcome = await postJson(request.url, { token: user.token, ...request });
+    if (attempt > 1 || isResend) client.retries++;
+    const outcome = await postJson(d.request.url, { token: d.user.token, ...d.request });
     if (outcome.kind === 'answer' && (outcome.status === 202 || outcome.status === 200)) {
       if (outcome.status === 200) client.replays++;
-      const ids: unknown = single ? [outcome.body?.event_id] : outcome.body?.event_ids;
-      if (!Array.isArray(ids) || ids.length !== events.length || !ids.every(isString)) {
+      const ids: unknown = d.single ? [outcome.body?.event_id] : outcome.body?.event_ids;
+      if (!Array.isArray(ids) || ids.length !== d.events.length || !ids.every(isString)) {
         client.rejected++;
         sample(client.rejectedSamples, `${outcome.status} without ids: ${preview(outcome.body)}`);
         return;
       }
-      ids.forEach((id, i) => ledger.accept(events[i]!, user.id, id, outcome.status));
+      ids.forEach((id, i) => ledger.accept(d.events[i]!, d.user.id, id, outcome.status));
       return;
     }
     const cause = outcome.kind === 'no-answer' ? outcome.cause : `HTTP ${outcome.status}`;
@@ -122,7 +152,7 @@ async function send(
     }
     if (Date.now() - started > RETRY_BUDGET_MS) {
       client.abandoned++;
-      client.abandonedEvents += events.length;
+      client.abandonedEvents += d.events.length;
       return;
     }
     const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1));

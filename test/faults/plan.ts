@@ -8,6 +8,7 @@ export const FAULT_KINDS = [
   'temporal-kill',
   'postgres-restart',
   'postgres-cut',
+  'postgres-stall',
   'api-kill',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -23,7 +24,7 @@ export interface RunPlan {
   /** Concurrent client connections, each sending one request at a time. */
   clients: number;
   faults: FaultKind[];
-  /** Fewer injected faults than this fails the run. */
+  /** Fewer injected faults than this fails the run: every planned one must strike. */
   minFaults: number;
   /** Bound on the wait for every accepted event to reach a terminal state. */
   quiescenceSeconds: number;
@@ -33,8 +34,9 @@ const FULL_MIX: Record<FaultKind, number> = {
   'worker-kill': 7,
   'temporal-term': 3,
   'temporal-kill': 3,
-  'postgres-restart': 4,
-  'postgres-cut': 5,
+  'postgres-restart': 3,
+  'postgres-cut': 4,
+  'postgres-stall': 3,
   'api-kill': 4,
 };
 const QUICK_MIX: Record<FaultKind, number> = {
@@ -43,19 +45,30 @@ const QUICK_MIX: Record<FaultKind, number> = {
   'temporal-kill': 1,
   'postgres-restart': 1,
   'postgres-cut': 1,
+  'postgres-stall': 1,
   'api-kill': 1,
 };
+
+/** The least a full run may inject: fewer would not be a fair trial. */
+const FULL_MIN_FAULTS = 20;
 
 /** Thrown for command-line arguments the suite does not understand. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  /** 0 when the user asked for the usage text, 2 for a mistake. */
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
 }
 
 export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--events N] [--faults N]
-  --quick       about 1,000 events and 7 faults in ~3 minutes, for iteration
+  --quick       about 1,000 events and 8 faults in ~3 minutes, for iteration
   --seed N      replay the same fault order and load shape
   --events N    logical events to send at least (default 5000, quick 1000)
-  --faults N    faults to inject (default 26, quick 7), mixed over every kind; 0 for a baseline`;
+  --faults N    faults to inject (default 27, at least 20; quick 8, 0 for a baseline)`;
 
 /** Reads the command line into a plan. */
 export function planFromArgs(argv: string[]): RunPlan {
@@ -70,20 +83,26 @@ export function planFromArgs(argv: string[]): RunPlan {
     },
     strict: true,
   });
-  if (values.help) throw new UsageError(USAGE);
+  if (values.help) throw new UsageError(USAGE, 0);
   const quick = values.quick ?? false;
   const seed = count(values.seed, 'seed', 0) ?? Math.floor(Math.random() * 2 ** 31);
   const mix = quick ? QUICK_MIX : FULL_MIX;
   const defaultFaults = Object.values(mix).reduce((a, b) => a + b, 0);
   const faultCount = count(values.faults, 'faults', 0) ?? defaultFaults;
+  if (!quick && faultCount < FULL_MIN_FAULTS) {
+    throw new UsageError(
+      `a full run injects at least ${FULL_MIN_FAULTS} faults; add --quick for fewer\n${USAGE}`,
+    );
+  }
+  const faults = scheduleFaults(mix, faultCount, seed);
   return {
     mode: quick ? 'quick' : 'full',
     seed,
     targetEvents: count(values.events, 'events', 1) ?? (quick ? 1000 : 5000),
     loadSeconds: quick ? 75 : 300,
     clients: 8,
-    faults: scheduleFaults(mix, faultCount, seed),
-    minFaults: quick ? 0 : 20,
+    faults,
+    minFaults: faults.length,
     quiescenceSeconds: quick ? 90 : 150,
   };
 }

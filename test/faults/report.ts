@@ -175,6 +175,7 @@ export function formatTable(fig: Figures): string {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ') || '-',
     ],
+    ['requests sent twice at once', c.hedged],
     ['idempotent replays (200)', c.replays],
     ['requests abandoned (events)', `${c.abandoned} (${c.abandonedEvents})`],
     ['faults injected', fig.faults.injected],

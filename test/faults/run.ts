@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { runMigrations } from '../../src/db/migrate';
 import { createOrm } from '../../src/db/orm';
 import { findFreePort } from '../../src/dev/temporal-dev-server';
 import { createUser } from '../../src/users/user.service';
-import { installAuditTrigger } from './audit-trigger';
+import { assertAuditTriggerSees, installAuditTrigger } from './audit-trigger';
 import { check } from './checker';
 import { say, sleep } from './clock';
 import { createEventFactory } from './event-factory';
@@ -21,7 +21,7 @@ import { createRandom } from './random';
 import { apiReadiness, workerReadiness } from './readiness';
 import { buildFigures, formatTable, writeFigures } from './report';
 import { ServiceProcess } from './service-process';
-import { CuttableProxy } from './tcp-proxy';
+import { FaultyNetwork } from './faulty-network';
 import { TemporalControl } from './temporal-control';
 import { workflowStates } from './workflow-census';
 
@@ -29,6 +29,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const DATA_DIR = path.join(ROOT, '.data', 'faults');
 const NAMESPACE = 'default';
 const USERS = 3;
+/** Run directories kept for post-mortems (each holds a Temporal state file and logs). */
+const RUNS_KEPT = 5;
 /** After quiescence, how long to watch for writes that should no longer happen. */
 const SETTLE_MS = 5_000;
 
@@ -43,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = new Date();
   const runId = `faults-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
   const runDir = path.join(DATA_DIR, 'runs', runId);
+  await pruneRuns(path.join(DATA_DIR, 'runs'));
   await mkdir(runDir, { recursive: true });
   say(
     `${plan.mode} run, seed ${plan.seed}: ${plan.targetEvents} events, ${plan.faults.length} faults; files in ${path.relative(ROOT, runDir)}`,
@@ -76,9 +79,9 @@ async function main(argv: string[]): Promise<number> {
       () => postgres.down(),
       () => temporal.down('SIGTERM'),
     );
-    const proxy = new CuttableProxy({ host: '127.0.0.1', port: postgres.port });
-    const proxyPort = await proxy.listen();
-    cleanup.push(() => proxy.close());
+    const network = new FaultyNetwork({ host: '127.0.0.1', port: postgres.port });
+    const proxyPort = await network.listen();
+    cleanup.push(() => network.close());
     say(
       `PostgreSQL on ${postgres.port} (service reaches it through ${proxyPort}), Temporal on ${temporal.address}`,
     );
@@ -88,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     db.on('error', () => undefined);
     cleanup.push(() => db.end());
     await installAuditTrigger(db);
+    await assertAuditTriggerSees(db);
     const users = await createUsers(postgres.url());
 
     const apiPort = await findFreePort();
@@ -136,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       injectFaults({
         kinds: plan.faults,
         spreadSeconds: plan.loadSeconds,
-        targets: { api, worker, temporal, postgres, proxy, db },
+        targets: { api, worker, temporal, postgres, network, db },
         random: createRandom(plan.seed + 1),
       }).finally(() => (faultsDone = true)),
       runLoad({
@@ -249,6 +253,16 @@ async function createUsers(databaseUrl: string): Promise<LoadUser[]> {
   }
 }
 
+/** Deletes all but the newest RUNS_KEPT - 1 run directories, making room for this one. */
+async function pruneRuns(runsDir: string): Promise<void> {
+  const runs = (await readdir(runsDir).catch(() => []))
+    .filter((d) => d.startsWith('faults-'))
+    .sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - (RUNS_KEPT - 1)))) {
+    await rm(path.join(runsDir, old), { recursive: true, force: true });
+  }
+}
+
 function logFaults(faults: FaultRecord[]): void {
   for (const f of faults) {
     process.stdout.write(
@@ -263,8 +277,8 @@ function redact(env: Record<string, string>): Record<string, string> {
 
 function usageOr(err: unknown): number {
   if (err instanceof UsageError) {
-    console.error(err.message);
-    return 2;
+    (err.exitCode === 0 ? console.log : console.error)(err.message);
+    return err.exitCode;
   }
   console.error(err);
   return 1;
