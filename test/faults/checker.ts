@@ -20,6 +20,7 @@ interface Row {
   seq: number | null;
   batch_id: string | null;
   idempotency_key: string | null;
+  has_properties: boolean;
 }
 
 /** Everything the checker found, with a few ids of each kind as evidence. */
@@ -42,7 +43,11 @@ export interface Findings {
   doubleProcessing: DoubleProcessing;
   /** Valid events that ended failed, invalid ones that ended processed or failed otherwise. */
   wrongOutcome: { id: string; valid: boolean; status: string; error: string | null }[];
-  /** processed without processed_at, failed with processed=true and the like. */
+  /**
+   * processed without processed_at or properties, failed with processed=true and the like;
+   * and batches whose stored events are not the count they were accepted with (a batch is
+   * stored whole or not at all).
+   */
   inconsistent: string[];
   /** Rows no answer named: their request's answer was lost or the client gave up on it. */
   unacknowledged: { rows: number; nonTerminal: number };
@@ -66,7 +71,7 @@ export async function check(input: {
   const hasKeys = await columnExists(db, 'events', 'idempotency_key');
   const { rows } = await db.query<Row>(
     `select id, user_id, status, processed, processed_at, processing_error, batch_id,
-            (payload->>'fault_seq')::int as seq,
+            (payload->>'fault_seq')::int as seq, properties is not null as has_properties,
             ${hasKeys ? 'idempotency_key' : 'null::text as idempotency_key'}
        from events`,
   );
@@ -119,13 +124,16 @@ export async function check(input: {
       : [];
   });
 
-  const inconsistent = rows
-    .filter((r) =>
-      r.status === 'processed'
-        ? !r.processed || r.processed_at === null
-        : r.processed || (r.status === 'failed' && r.processing_error === null),
-    )
-    .map((r) => r.id);
+  const inconsistent = [
+    ...rows
+      .filter((r) =>
+        r.status === 'processed'
+          ? !r.processed || r.processed_at === null || !r.has_properties
+          : r.processed || (r.status === 'failed' && r.processing_error === null),
+      )
+      .map((r) => `event ${r.id} ${r.status}`),
+    ...(await unevenBatches(db)),
+  ];
 
   const acknowledged = new Set(acceptedIds);
   const unacknowledgedRows = rows.filter((r) => !acknowledged.has(r.id));
@@ -169,6 +177,15 @@ export const firstFew = <T>(items: T[]): T[] => items.slice(0, SAMPLES);
 
 function workflowOf(r: Row): string {
   return r.batch_id ? `batch-${r.batch_id}` : `event-${r.id}`;
+}
+
+async function unevenBatches(db: Pool): Promise<string[]> {
+  const { rows } = await db.query<{ line: string }>(
+    `select 'batch ' || b.id || ' accepted ' || b.event_count || ' events, holds ' || count(e.id) as line
+       from batches b left join events e on e.batch_id = b.id
+      group by b.id, b.event_count having count(e.id) <> b.event_count`,
+  );
+  return rows.map((r) => r.line);
 }
 
 async function stillUnfinished(db: Pool, ids: string[]): Promise<Set<string>> {
