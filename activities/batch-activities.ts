@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { BatchSchema } from '../src/events/batch.entity';
@@ -51,10 +52,13 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
           nonRetryable: true,
         });
       }
+      const run = Context.current().info.workflowExecution?.runId ?? null;
       await sql(
-        `update events set status = 'processing', updated_at = now()
+        `update events
+            set status = 'processing', updated_at = now(),
+                attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
           where batch_id = ? and status in ('waiting', 'received', 'failed')`,
-        [batchId],
+        [run, run, batchId],
       );
       // The text length of jsonb is a close, slightly generous measure of the JSON size.
       const sizes = await sql<{ id: string; bytes: number }[]>(
@@ -90,7 +94,8 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
       if (failures.length > 0) {
         await sql(
           `update events e
-              set status = 'failed', processed = false, processing_error = v.error, updated_at = now()
+              set status = 'failed', processed = false, processing_error = v.error,
+                  last_error = v.error, updated_at = now()
              from jsonb_to_recordset(?::jsonb) as v(id uuid, error text)
             where e.id = v.id and e.status = 'processing'`,
           [JSON.stringify(failures)],
@@ -161,9 +166,10 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
     /** Records why processing gave up on every event of the batch not yet finished. */
     async markBatchFailed(batchId: string, failure: EventFailure): Promise<void> {
       await sql(
-        `update events set status = 'failed', processed = false, processing_error = ?, updated_at = now()
+        `update events set status = 'failed', processed = false, processing_error = ?,
+                last_error = ?, updated_at = now()
           where batch_id = ? and status in ('waiting', 'received', 'processing')`,
-        [`${failure.kind}: ${failure.message}`, batchId],
+        [`${failure.kind}: ${failure.message}`, `${failure.kind}: ${failure.message}`, batchId],
       );
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');
     },

@@ -49,10 +49,12 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
         });
       }
       if (event.status !== 'processed') {
-        await em.nativeUpdate(
-          EventSchema,
-          { id: eventId, status: { $ne: 'processed' } },
-          { status: 'processing', updatedAt: new Date() },
+        await em.execute(
+          `update events
+              set status = 'processing', updated_at = now(),
+                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
+            where id = ? and status <> 'processed'`,
+          [runId(), runId(), eventId],
         );
       }
       eventLog(eventId).info({ user_id: event.user.id }, 'processing started');
@@ -140,12 +142,18 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
           status: 'failed',
           processed: false,
           processingError: `${failure.kind}: ${failure.message}`,
+          lastError: `${failure.kind}: ${failure.message}`,
           updatedAt: new Date(),
         },
       );
       eventLog(eventId).warn({ kind: failure.kind, error: failure.message }, 'event failed');
     },
   };
+}
+
+/** The current workflow run; attempts are counted per run. */
+function runId(): string | null {
+  return Context.current().info.workflowExecution?.runId ?? null;
 }
 
 async function loadForProcessing(orm: Orm, eventId: string) {

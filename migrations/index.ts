@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128000001_initial } from './Migration20261128000001_initial';
 import { Migration20261128000002_batches_and_event_time } from './Migration20261128000002_batches_and_event_time';
 import { Migration20261128000003_idempotency_and_outbox } from './Migration20261128000003_idempotency_and_outbox';
+import { Migration20261128000004_attempts_and_listing } from './Migration20261128000004_attempts_and_listing';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -16,5 +17,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261128000003_idempotency_and_outbox',
     class: Migration20261128000003_idempotency_and_outbox,
+  },
+  {
+    name: 'Migration20261128000004_attempts_and_listing',
+    class: Migration20261128000004_attempts_and_listing,
   },
 ];

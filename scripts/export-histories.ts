@@ -66,6 +66,8 @@ interface Scenario {
   wrapActivities?: (a: Activities) => Activities;
   /** Starts the workflow whose history is recorded. */
   start(ctx: ScenarioContext): Promise<WorkflowHandle>;
+  /** Which run to record: the last (default), or the one the last continued from. */
+  run?: 'last' | 'continued-from';
 }
 
 /** Accepts one event through the real service code and returns its workflow's handle. */
@@ -78,6 +80,20 @@ async function acceptEvent(ctx: ScenarioContext, payload: Record<string, unknown
     payload,
   });
   return ctx.client.workflow.getHandle(accepted.event.workflow_id);
+}
+
+/** Accepts a batch through the real service code and returns its workflow's handle. */
+async function acceptBatch(ctx: ScenarioContext, payloads: Record<string, unknown>[]) {
+  const em = ctx.orm.em.fork();
+  const user = await em.findOneOrFail(UserSchema, { id: ctx.userId });
+  const accepted = await ctx.events.acceptBatch(em, user, {
+    events: payloads.map((payload) => ({
+      event_name: 'click',
+      event_type: 'interaction',
+      payload,
+    })),
+  });
+  return ctx.client.workflow.getHandle(accepted.workflow_id);
 }
 
 function nested(levels: number): Record<string, unknown> {
@@ -126,6 +142,36 @@ const SCENARIOS: Scenario[] = [
       normalizePayload: () => Promise.reject(new Error('could not connect to server')),
     }),
     start: (ctx) => acceptEvent(ctx, { page: '/down' }),
+  },
+  {
+    name: 'with-failures',
+    workflowType: 'processEventBatchWorkflow',
+    outcome: 'success',
+    // Each event stands alone: one breaks the depth rule, the other four are processed.
+    start: (ctx) => acceptBatch(ctx, [{ i: 0 }, { i: 1 }, nested(11), { i: 3 }, { i: 4 }]),
+  },
+  {
+    name: 'continued-as-new',
+    workflowType: 'processEventBatchWorkflow',
+    outcome: 'success',
+    env: { BATCH_CHUNK_MAX_EVENTS: '2', BATCH_HISTORY_EVENT_LIMIT: '100' },
+    run: 'continued-from',
+    start: (ctx) =>
+      acceptBatch(
+        ctx,
+        Array.from({ length: 30 }, (_, i) => ({ i })),
+      ),
+  },
+  {
+    name: 'batch-retries-exhausted',
+    workflowType: 'processEventBatchWorkflow',
+    outcome: 'failed',
+    env: { EVENT_MAX_RETRIES: '1' },
+    wrapActivities: (a) => ({
+      ...a,
+      persistBatch: () => Promise.reject(new Error('could not connect to server')),
+    }),
+    start: (ctx) => acceptBatch(ctx, [{ i: 0 }, { i: 1 }]),
   },
   {
     name: 'timed-out',
@@ -251,8 +297,14 @@ async function record(
       }
       return h;
     });
-    const history = JSON.parse(historyToJSON(await handle.fetchHistory())) as unknown;
-    return anonymize(history);
+    let history = await handle.fetchHistory();
+    if (scenario.run === 'continued-from') {
+      const previous =
+        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+      if (!previous) throw new Error(`${scenario.name} did not continue as new`);
+      history = await client.workflow.getHandle(handle.workflowId, previous).fetchHistory();
+    }
+    return anonymize(JSON.parse(historyToJSON(history)) as unknown);
   } finally {
     await connection.close();
     await nativeConnection.close();

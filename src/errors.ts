@@ -35,6 +35,19 @@ export class NotFoundError extends AppError {
   readonly code = 'not_found';
 }
 
+/** Thrown when a request conflicts with the resource's state. */
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly code = 'conflict';
+}
+
+/** Thrown by reprocess for an event that is already processed: there is nothing to redo. */
+export class EventAlreadyProcessedError extends ConflictError {
+  constructor(readonly eventId: string) {
+    super(`Event ${eventId} is already processed; only failed events can be reprocessed`);
+  }
+}
+
 /** Thrown by the body reader when the body is over the route's limit; the message names the limit. */
 export class PayloadTooLargeError extends AppError {
   readonly status = 413;

@@ -20,6 +20,12 @@ export const EventSchema = defineEntity({
     processed: p.boolean().default(false),
     processedAt: p.datetime().columnType('timestamptz').nullable(),
     processingError: p.text().nullable(),
+    /** Workflow runs that picked the event up (reprocessing adds one). */
+    attempts: p.integer().default(0),
+    /** The run that last counted an attempt, so retried steps do not count twice. */
+    lastRunId: p.string().length(64).nullable(),
+    /** The latest failure's error; kept when a later attempt succeeds. */
+    lastError: p.text().nullable(),
     workflowId: p.string().length(255),
     batch: p.manyToOne(BatchSchema).ref().nullable(),
     /** Client-chosen; per user it names at most one event, forever. */

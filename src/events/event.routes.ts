@@ -10,6 +10,7 @@ import {
   createBatchBodySchema,
   createEventBodySchema,
   idempotencyKey,
+  listEventsQuerySchema,
   type CreateEventBody,
 } from './event.schemas';
 import type { EventService } from './event.service';
@@ -42,6 +43,20 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
     // A repeated idempotency key is answered like the first time, but as "already here".
     ctx.status = created ? 202 : 200;
     ctx.body = event;
+  });
+
+  router.get('/', async (ctx) => {
+    const query = parseOrThrow(listEventsQuerySchema, ctx.query, 'Query');
+    const { events: page, nextCursor } = await events.list(ctx.state.em, ctx.state.user, query);
+    ctx.body = { events: page, next_cursor: nextCursor };
+  });
+
+  router.post('/:id/reprocess', async (ctx) => {
+    const id = ctx.params.id!;
+    const result = isUuid(id) ? await events.reprocess(ctx.state.em, ctx.state.user, id) : null;
+    if (!result) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
+    ctx.status = result.started ? 202 : 200;
+    ctx.body = result.event;
   });
 
   router.get('/:id', async (ctx) => {

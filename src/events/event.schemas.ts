@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { findUnstorable } from '../http/storable-json';
+import { EVENT_STATUSES } from './event-status';
 
 /**
  * Structural cap applied at the edge. The payload rules proper (at most 10 levels, 1 MB) are
@@ -101,6 +102,19 @@ function uniqueKeysWithinBatch(body: { events: EventInput[] }, ctx: z.Refinement
   });
 }
 export type CreateBatchBody = z.infer<ReturnType<typeof createBatchBodySchema>>;
+
+/** The query of `GET /api/v1/events`: filters, page size, and the cursor from the last page. */
+export const listEventsQuerySchema = z.strictObject({
+  status: z.enum(EVENT_STATUSES).optional(),
+  event_name: name.optional(),
+  event_type: name.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/i, 'must be a next_cursor value from an earlier page')
+    .optional(),
+});
+export type ListEventsQuery = z.infer<typeof listEventsQuerySchema>;
 
 /** Path ids: UUIDs. A malformed one answers 404 like an unknown one. */
 export const eventIdParamSchema = z.uuid();

@@ -1,13 +1,20 @@
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import type { Logger } from '../logger';
-import { batchWorkflowId, type EventWorkflowStarter } from '../temporal/event-workflows';
+import {
+  batchWorkflowId,
+  eventWorkflowId,
+  type EventWorkflowStarter,
+} from '../temporal/event-workflows';
+import { EventAlreadyProcessedError } from '../errors';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
-import type { CreateBatchBody, CreateEventBody } from './event.schemas';
+import { toEventListItem, type EventListItem } from './event.view';
+import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
 
 export interface AcceptedEvent {
   event_id: string;
@@ -167,6 +174,78 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
         });
       }
       return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
+    },
+
+    /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */
+    async list(
+      em: EntityManager,
+      user: User,
+      query: ListEventsQuery,
+    ): Promise<{ events: EventListItem[]; nextCursor: string | null }> {
+      const where: FilterQuery<Event> = { user: user.id };
+      if (query.status) where.status = query.status;
+      if (query.event_name) where.eventName = query.event_name;
+      if (query.event_type) where.eventType = query.event_type;
+      if (query.cursor) where.id = { $lt: query.cursor };
+      const rows = await em.find(EventSchema, where, {
+        orderBy: { id: 'desc' },
+        limit: query.limit + 1,
+        exclude: ['payload', 'properties'],
+      });
+      const page = rows.slice(0, query.limit);
+      return {
+        events: page.map(toEventListItem),
+        nextCursor: rows.length > query.limit ? page[page.length - 1]!.id : null,
+      };
+    },
+
+    /**
+     * Starts a new processing run of a failed event, after a fix. Idempotent while a run is
+     * going on: a second call reports that run and starts nothing. The run gets the event's
+     * own workflow id, so Temporal keeps earlier runs of it visible beside the new one.
+     */
+    async reprocess(
+      em: EntityManager,
+      user: User,
+      id: string,
+    ): Promise<{ started: boolean; event: AcceptedEvent } | null> {
+      const event = await em.findOne(
+        EventSchema,
+        { id, user: user.id },
+        { exclude: ['payload', 'properties'] },
+      );
+      if (!event) return null;
+      if (event.status === 'processed') throw new EventAlreadyProcessedError(id);
+      const workflowId = eventWorkflowId(id);
+      const claimed = await em.nativeUpdate(
+        EventSchema,
+        { id, status: 'failed' },
+        { status: 'received', workflowId, updatedAt: new Date() },
+      );
+      if (claimed === 0) {
+        // Not failed (any more): a run is already on its way.
+        const current = await em.findOneOrFail(
+          EventSchema,
+          { id },
+          { fields: ['status', 'workflowId'] },
+        );
+        return {
+          started: false,
+          event: { event_id: id, workflow_id: current.workflowId, status: current.status },
+        };
+      }
+      const status = await startOrWait(
+        em,
+        () =>
+          workflows.startEvent({
+            id,
+            userId: user.id,
+            eventName: event.eventName,
+            eventType: event.eventType,
+          }),
+        { ids: [id], log: { event_id: id, workflow_id: workflowId } },
+      );
+      return { started: true, event: { event_id: id, workflow_id: workflowId, status } };
     },
 
     /** The user's own event, or null: other users' events are indistinguishable from none. */

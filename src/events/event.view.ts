@@ -13,6 +13,10 @@ export interface EventView {
   processed: boolean;
   processed_at: string | null;
   processing_error: string | null;
+  /** Workflow runs that picked the event up; reprocessing adds one. */
+  attempts: number;
+  /** The latest failure's error, kept after a later success. */
+  last_error: string | null;
   workflow_id: string;
   batch_id: string | null;
   /** When it happened by the client's clock, as sent. */
@@ -26,16 +30,23 @@ export interface EventView {
 }
 
 export function toEventView(e: Event): EventView {
+  return { ...toEventListItem(e), payload: e.payload ?? null, properties: e.properties ?? null };
+}
+
+/** An event in a listing: everything but the payload and properties, which GET by id shows. */
+export type EventListItem = Omit<EventView, 'payload' | 'properties'>;
+
+export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): EventListItem {
   return {
     id: e.id,
     event_name: e.eventName,
     event_type: e.eventType,
-    payload: e.payload ?? null,
-    properties: e.properties ?? null,
     status: e.status,
     processed: e.processed,
     processed_at: e.processedAt?.toISOString() ?? null,
     processing_error: e.processingError ?? null,
+    attempts: e.attempts,
+    last_error: e.lastError ?? null,
     workflow_id: e.workflowId,
     batch_id: e.batch?.id ?? null,
     timestamp: e.clientTimestamp?.toISOString() ?? null,

@@ -20,6 +20,7 @@ interface PendingRow {
   event_name: string;
   event_type: string;
   batch_id: string | null;
+  workflow_id: string;
 }
 
 /**
@@ -39,7 +40,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): { stop(): Promise<vo
   async function pass(): Promise<number> {
     return orm.em.fork().transactional(async (tx) => {
       const rows = await tx.execute<PendingRow[]>(
-        `select id, user_id, event_name, event_type, batch_id from events
+        `select id, user_id, event_name, event_type, batch_id, workflow_id from events
           where status in ('waiting', 'received') and updated_at < now() - ? * interval '1 millisecond'
           order by updated_at limit ? for update skip locked`,
         [graceMs, batchSize],
@@ -47,7 +48,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): { stop(): Promise<vo
       const started: string[] = [];
       const batches = new Map<string, PendingRow[]>();
       for (const row of rows) {
-        if (row.batch_id) {
+        // A batch's event follows its batch's workflow, unless it was reprocessed on its own.
+        if (row.batch_id && row.workflow_id === `batch-${row.batch_id}`) {
           batches.set(row.batch_id, [...(batches.get(row.batch_id) ?? []), row]);
           continue;
         }

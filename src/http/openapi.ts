@@ -11,6 +11,7 @@ import {
   createEventBodySchema,
   eventIdParamSchema,
   idempotencyKey,
+  listEventsQuerySchema,
 } from '../events/event.schemas';
 import type { AppState } from './state';
 
@@ -69,6 +70,11 @@ export const eventViewSchema = z
     processed: z.boolean(),
     processed_at: z.iso.datetime().nullable(),
     processing_error: z.string().nullable(),
+    attempts: z.int().meta({ description: 'Workflow runs that picked the event up' }),
+    last_error: z
+      .string()
+      .nullable()
+      .meta({ description: "The latest failure's error, kept after a later success" }),
     workflow_id: z.string(),
     batch_id: z.uuid().nullable(),
     timestamp: z.iso
@@ -84,6 +90,17 @@ export const eventViewSchema = z
     updated_at: z.iso.datetime(),
   })
   .meta({ id: 'EventView' });
+
+/** What `GET /api/v1/events` answers: a page of events without payloads, newest first. */
+export const eventListSchema = z
+  .strictObject({
+    events: z.array(eventViewSchema.omit({ payload: true, properties: true })),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'EventList' });
 
 /** What `POST /api/v1/events/batch` answers. */
 export const acceptedBatchSchema = z
@@ -137,6 +154,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid_json: the body is empty, not UTF-8, or not valid JSON',
   401: 'unauthorized: the token is missing, malformed or unknown',
   404: 'not_found: no such route, or no such resource of yours',
+  409: 'conflict: the request does not fit the resource state (e.g. reprocessing a processed event)',
   413: 'payload_too_large: the body is over the limit (the message names it)',
   415: 'unsupported_media_type: the body is not application/json',
   422: 'validation_error: the body breaks the schema; details lists each issue',
@@ -223,6 +241,34 @@ export const registerEventRoutes =
       responses: {
         202: jsonResponse('Stored; processing has started', acceptedBatchSchema),
         ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: '/api/v1/events',
+      tags: ['events'],
+      summary: 'List your events, newest first, e.g. the failed ones to recover',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { query: listEventsQuerySchema },
+      responses: {
+        200: jsonResponse('A page of events', eventListSchema),
+        ...errorResponses(401, 422, 429, 500),
+      },
+    });
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events/{id}/reprocess',
+      tags: ['events'],
+      summary: 'Start a new processing run of a failed event, after a fix',
+      description:
+        'Earlier runs stay visible in Temporal under the same workflow id, and the event keeps ' +
+        'its attempt count and last error. Idempotent while a run is going on.',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { params: z.object({ id: eventIdParamSchema }) },
+      responses: {
+        200: jsonResponse('A run is already going on: nothing new started', acceptedEventSchema),
+        202: jsonResponse('A new run started', acceptedEventSchema),
+        ...errorResponses(401, 404, 409, 429, 500),
       },
     });
     registry.registerPath({

@@ -59,6 +59,7 @@ describe('GET /openapi.json', () => {
       'BatchView',
       'ErrorBody',
       'EventInput',
+      'EventList',
       'EventView',
       'Health',
       'Readiness',

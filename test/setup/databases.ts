@@ -1,13 +1,15 @@
 import { Client as PgClient } from 'pg';
 import { runMigrations } from '../../src/db/migrate';
 
-export const ADMIN_DATABASE_URL =
-  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Where tests create their databases; global setup may point it at an embedded server. */
+export const DEFAULT_ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const adminDatabaseUrl = (): string =>
+  process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_ADMIN_DATABASE_URL;
 
 /** Drops and creates `name` next to the admin database; returns its URL. */
 export async function recreateDatabase(
   name: string,
-  adminUrl = ADMIN_DATABASE_URL,
+  adminUrl = adminDatabaseUrl(),
 ): Promise<string> {
   const pg = new PgClient({ connectionString: adminUrl });
   await pg.connect();

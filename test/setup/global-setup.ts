@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -10,12 +10,15 @@ import {
   startTemporalDevServer,
   type DevServer,
 } from '../../src/dev/temporal-dev-server';
-import { ADMIN_DATABASE_URL, recreateDatabase } from './databases';
+import { Client as PgClient } from 'pg';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
+import { adminDatabaseUrl, recreateDatabase } from './databases';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
 declare global {
   // Shared with global-teardown, which runs in the same process.
   var __temporalDevServer: DevServer | undefined;
+  var __embeddedPostgres: RunningPostgres | undefined;
 }
 
 /**
@@ -28,7 +31,7 @@ export default async function globalSetup(): Promise<void> {
 
   const [temporalAddress, databaseUrl, workflowBundlePath] = await Promise.all([
     startTemporal(dir),
-    recreateDatabase(dbName, ADMIN_DATABASE_URL),
+    ensurePostgres(dir).then(() => recreateDatabase(dbName)),
     bundle(dir),
   ]);
   await runMigrations(databaseUrl);
@@ -49,6 +52,32 @@ async function startTemporal(dir: string): Promise<string> {
   });
   globalThis.__temporalDevServer = server;
   return server.address;
+}
+
+/**
+ * Uses the PostgreSQL at TEST_DATABASE_ADMIN_URL, or at 127.0.0.1:5432; when neither is set
+ * and nothing answers there, starts an embedded one, so `npm test` needs no setup. Test
+ * workers inherit the URL through the environment.
+ */
+async function ensurePostgres(dir: string): Promise<void> {
+  if (process.env.TEST_DATABASE_ADMIN_URL) return;
+  const pg = new PgClient({ connectionString: adminDatabaseUrl(), connectionTimeoutMillis: 3000 });
+  const reachable = await pg.connect().then(
+    () => true,
+    () => false,
+  );
+  await pg.end().catch(() => undefined);
+  if (reachable) return;
+  console.log('No PostgreSQL at 127.0.0.1:5432: starting an embedded one for the tests');
+  // As root, PostgreSQL runs as its own OS user, which must be able to enter the folder.
+  await chmod(dir, 0o755);
+  const server = await startEmbeddedPostgres({
+    dataDir: join(dir, 'postgres'),
+    port: await findFreePort(),
+    database: 'postgres',
+  });
+  globalThis.__embeddedPostgres = server;
+  process.env.TEST_DATABASE_ADMIN_URL = server.url;
 }
 
 async function bundle(dir: string): Promise<string> {

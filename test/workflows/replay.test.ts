@@ -24,6 +24,9 @@ const REQUIRED = [
   'processEventWorkflow.processed.json',
   'processEventWorkflow.validation-error.json',
   'processEventWorkflow.retries-exhausted.json',
+  'processEventBatchWorkflow.with-failures.json',
+  'processEventBatchWorkflow.continued-as-new.json',
+  'processEventBatchWorkflow.batch-retries-exhausted.json',
 ];
 
 const CLOSED = [
