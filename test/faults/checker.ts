@@ -21,6 +21,8 @@ interface Row {
   batch_id: string | null;
   idempotency_key: string | null;
   has_properties: boolean;
+  workflow_id: string;
+  attempts: number;
 }
 
 /** Everything the checker found, with a few ids of each kind as evidence. */
@@ -53,6 +55,11 @@ export interface Findings {
   unacknowledged: { rows: number; nonTerminal: number };
   /** Ids an answer gave for two different events. */
   mixups: string[];
+  /**
+   * Events more than one workflow run took up (the `attempts` column): nothing here reprocesses,
+   * so a second run means a workflow was started again for an event already handled once.
+   */
+  takenUpTwice: { id: string; attempts: number; status: string }[];
   /** Null when quiescence was not reached: writes were still expected then. */
   lateWrites: number | null;
   evidence: Record<string, string[]>;
@@ -69,9 +76,11 @@ export async function check(input: {
 }): Promise<Findings> {
   const { db, ledger } = input;
   const hasKeys = await columnExists(db, 'events', 'idempotency_key');
+  const hasAttempts = await columnExists(db, 'events', 'attempts');
   const { rows } = await db.query<Row>(
     `select id, user_id, status, processed, processed_at, processing_error, batch_id,
             (payload->>'fault_seq')::int as seq, properties is not null as has_properties,
+            workflow_id, ${hasAttempts ? 'attempts' : '1 as attempts'},
             ${hasKeys ? 'idempotency_key' : 'null::text as idempotency_key'}
        from events`,
   );
@@ -143,6 +152,9 @@ export async function check(input: {
   for (const id of doubleProcessing.events.slice(0, 3)) {
     evidence[`audit trail of ${id}`] = await auditTrail(db, id);
   }
+  for (const { id } of rows.filter((r) => r.attempts > 1).slice(0, 3)) {
+    evidence[`audit trail of ${id}, taken up by several runs`] = await auditTrail(db, id);
+  }
   for (const { id } of nonTerminal.slice(0, 3)) {
     evidence[`audit trail of non-terminal ${id}`] = await auditTrail(db, id);
   }
@@ -167,6 +179,9 @@ export async function check(input: {
       nonTerminal: unacknowledgedRows.filter((r) => !TERMINAL.has(r.status)).length,
     },
     mixups: ledger.mixups,
+    takenUpTwice: rows
+      .filter((r) => r.attempts > 1)
+      .map((r) => ({ id: r.id, attempts: r.attempts, status: r.status })),
     lateWrites: input.quiescedAt ? await changesSince(db, input.quiescedAt) : null,
     evidence,
   };
@@ -176,7 +191,7 @@ export async function check(input: {
 export const firstFew = <T>(items: T[]): T[] => items.slice(0, SAMPLES);
 
 function workflowOf(r: Row): string {
-  return r.batch_id ? `batch-${r.batch_id}` : `event-${r.id}`;
+  return r.workflow_id;
 }
 
 async function unevenBatches(db: Pool): Promise<string[]> {

@@ -31,6 +31,7 @@ export interface Figures {
     unacknowledgedRows: number;
     unacknowledgedNonTerminal: number;
     lateWrites: number | null;
+    takenUpTwice: number;
     rowsInDatabase: number;
   };
   client: ClientFigures;
@@ -79,6 +80,7 @@ export function buildFigures(input: {
     unacknowledgedRows: f.unacknowledged.rows,
     unacknowledgedNonTerminal: f.unacknowledged.nonTerminal,
     lateWrites: f.lateWrites,
+    takenUpTwice: f.takenUpTwice.length,
     rowsInDatabase: f.rows,
   };
   const reasons = [
@@ -133,6 +135,7 @@ export function buildFigures(input: {
       wrongOutcome: firstFew(f.wrongOutcome),
       inconsistent: firstFew(f.inconsistent),
       mixups: firstFew(f.mixups),
+      takenUpTwice: firstFew(f.takenUpTwice),
       rejected: input.client.rejectedSamples,
       evidence: f.evidence,
     },
@@ -162,6 +165,7 @@ export function formatTable(fig: Figures): string {
     ['wrong outcome', e.wrongOutcome],
     ['inconsistent rows', e.inconsistent],
     ['writes after quiescence', e.lateWrites ?? 'n/a (not quiet)'],
+    ['taken up by 2+ workflow runs', e.takenUpTwice],
     [
       'rows nobody acknowledged',
       `${e.unacknowledgedRows} (${e.unacknowledgedNonTerminal} unfinished)`,
