@@ -119,13 +119,19 @@ async function strike(
       await t.temporal.up();
       return `${signal} Temporal dev server, down ${(downMs / 1000).toFixed(1)} s, restarted on its state file`;
     }
-    case 'postgres-restart': {
+    case 'postgres-restart':
+    case 'postgres-crash': {
       const downMs = random.int(2_000, 6_000);
       struck();
-      await t.postgres.down();
+      if (kind === 'postgres-crash') await t.postgres.crash();
+      else await t.postgres.down();
       await sleep(downMs);
       await t.postgres.up();
-      return `PostgreSQL stopped (fast shutdown), down ${(downMs / 1000).toFixed(1)} s, started`;
+      const how =
+        kind === 'postgres-crash'
+          ? 'crashed (SIGQUIT, WAL replay on start)'
+          : 'stopped (fast shutdown)';
+      return `PostgreSQL ${how}, down ${(downMs / 1000).toFixed(1)} s, started`;
     }
     case 'postgres-stall': {
       // Shorter than the activity timeout: a stall that long is a timeout test, not this one.

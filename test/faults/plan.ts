@@ -7,6 +7,7 @@ export const FAULT_KINDS = [
   'temporal-term',
   'temporal-kill',
   'postgres-restart',
+  'postgres-crash',
   'postgres-cut',
   'postgres-stall',
   'api-kill',
@@ -34,8 +35,9 @@ const FULL_MIX: Record<FaultKind, number> = {
   'worker-kill': 7,
   'temporal-term': 3,
   'temporal-kill': 3,
-  'postgres-restart': 3,
-  'postgres-cut': 4,
+  'postgres-restart': 2,
+  'postgres-crash': 2,
+  'postgres-cut': 3,
   'postgres-stall': 3,
   'api-kill': 4,
 };
@@ -44,6 +46,7 @@ const QUICK_MIX: Record<FaultKind, number> = {
   'temporal-term': 1,
   'temporal-kill': 1,
   'postgres-restart': 1,
+  'postgres-crash': 1,
   'postgres-cut': 1,
   'postgres-stall': 1,
   'api-kill': 1,
@@ -65,10 +68,10 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--events N] [--faults N]
-  --quick       about 1,000 events and 8 faults in ~3 minutes, for iteration
+  --quick       about 1,000 events and 9 faults in ~3 minutes, for iteration
   --seed N      replay the same fault order and load shape
   --events N    logical events to send at least (default 5000, quick 1000)
-  --faults N    faults to inject (default 27, at least 20; quick 8, 0 for a baseline)`;
+  --faults N    faults to inject (default 27, at least 20; quick 9, 0 for a baseline)`;
 
 /** Reads the command line into a plan. */
 export function planFromArgs(argv: string[]): RunPlan {

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
 import { findFreePort } from '../../src/dev/temporal-dev-server';
@@ -44,6 +46,20 @@ export class PostgresControl {
     const running = this.running;
     this.running = undefined;
     await running?.stop();
+  }
+
+  /**
+   * Immediate shutdown (SIGQUIT to the postmaster): every backend dies at once, nothing is
+   * checkpointed, and the next start replays the WAL, as after a crash.
+   */
+  async crash(): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    if (!running) return;
+    const pidFile = await readFile(path.join(this.dataDir, 'postmaster.pid'), 'utf8');
+    process.kill(Number(pidFile.split('\n')[0]), 'SIGQUIT');
+    // Waits for the exit; its own SIGINT reaches a process already on its way out.
+    await running.stop();
   }
 
   async up(): Promise<void> {

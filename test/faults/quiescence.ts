@@ -42,15 +42,19 @@ async function countUnfinished(db: Pool): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** Workflows Temporal still runs (a stuck one would show here); undefined if it cannot say. */
-export async function countOpenWorkflows(
+/**
+ * How many workflow executions match a visibility query, e.g. `ExecutionStatus = "Running"` (a
+ * stuck one would show there); undefined if Temporal cannot say.
+ */
+export async function countWorkflows(
   address: string,
   namespace: string,
+  query: string,
 ): Promise<number | undefined> {
   const connection = await Connection.connect({ address, connectTimeout: 5_000 });
   try {
     const client = new Client({ connection, namespace });
-    const { count } = await client.workflow.count('ExecutionStatus = "Running"');
+    const { count } = await client.workflow.count(query);
     return count;
   } catch {
     return undefined;

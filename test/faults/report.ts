@@ -42,7 +42,13 @@ export interface Figures {
     list: FaultRecord[];
   };
   processes: Record<'api' | 'worker', ProcessFigures>;
-  quiescence: { waitedSeconds: number; unfinished: number; openWorkflows: number | null };
+  quiescence: {
+    waitedSeconds: number;
+    unfinished: number;
+    openWorkflows: number | null;
+    /** Batch runs that handed over to a new run: the continue-as-new path was exercised. */
+    continuedAsNew: number | null;
+  };
   verdict: { passed: boolean; reasons: string[] };
   samples: Record<string, unknown>;
 }
@@ -198,6 +204,7 @@ export function formatTable(fig: Figures): string {
       `${fig.quiescence.waitedSeconds} s (${fig.quiescence.unfinished} unfinished)`,
     ],
     ['open workflows at the end', fig.quiescence.openWorkflows ?? 'unknown'],
+    ['batch runs continued as new', fig.quiescence.continuedAsNew ?? 'unknown'],
     ['duration', `${fig.durationSeconds} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -16,7 +16,7 @@ import { Ledger } from './ledger';
 import { runLoad, type LoadUser } from './load-generator';
 import { planFromArgs, UsageError } from './plan';
 import { PostgresControl } from './postgres-control';
-import { countOpenWorkflows, waitForQuiescence } from './quiescence';
+import { countWorkflows, waitForQuiescence } from './quiescence';
 import { createRandom } from './random';
 import { apiReadiness, workerReadiness } from './readiness';
 import { buildFigures, formatTable, writeFigures } from './report';
@@ -169,9 +169,10 @@ async function main(argv: string[]): Promise<number> {
       quiescedAt: quiet.quietAt,
       workflowStates: (ids) => workflowStates(temporal.address, NAMESPACE, ids),
     });
-    const openWorkflows = await countOpenWorkflows(temporal.address, NAMESPACE).catch(
-      () => undefined,
-    );
+    const count = (query: string) =>
+      countWorkflows(temporal.address, NAMESPACE, query).catch(() => undefined);
+    const openWorkflows = await count('ExecutionStatus = "Running"');
+    const continuedAsNew = await count('ExecutionStatus = "ContinuedAsNew"');
 
     const figures = buildFigures({
       plan,
@@ -187,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
         waitedSeconds: quiet.waitedSeconds,
         unfinished: quiet.unfinished,
         openWorkflows: openWorkflows ?? null,
+        continuedAsNew: continuedAsNew ?? null,
       },
     });
     await stopAll();
@@ -232,6 +234,10 @@ function serviceEnvironment(o: {
     EVENT_RETRY_MAX_INTERVAL_MS: '2000',
     EVENT_ACTIVITY_TIMEOUT: '15',
     EVENT_PROCESSING_TIMEOUT: '1800',
+    // Small chunks and a short history make the suite's batches (25-75 events) take the paths
+    // big ones take in production: 4 to 11 chunks, and continue-as-new past about 55 events.
+    BATCH_CHUNK_MAX_EVENTS: '7',
+    BATCH_HISTORY_EVENT_LIMIT: '100',
     SHUTDOWN_GRACE_MS: '5000',
     // The worker's metrics endpoints default to fixed ports other runs may hold.
     WORKER_METRICS_PORT: '0',
