@@ -29,6 +29,8 @@ export interface RunPlan {
   minFaults: number;
   /** Bound on the wait for every accepted event to reach a terminal state. */
   quiescenceSeconds: number;
+  /** Service settings that replace the suite's, e.g. to try the suite on a weakened service. */
+  envOverrides: Record<string, string>;
 }
 
 const FULL_MIX: Record<FaultKind, number> = {
@@ -71,7 +73,9 @@ export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--even
   --quick       about 1,000 events and 9 faults in ~3 minutes, for iteration
   --seed N      replay the same fault order and load shape
   --events N    logical events to send at least (default 5000, quick 1000)
-  --faults N    faults to inject (default 27, at least 20; quick 9, 0 for a baseline)`;
+  --faults N    faults to inject (default 27, at least 20; quick 9, 0 for a baseline)
+  --env K=V     a service setting instead of the suite's (repeatable), e.g. OUTBOX_INTERVAL_MS=0
+                to see the suite catch events that never get a workflow`;
 
 /** Reads the command line into a plan. */
 export function planFromArgs(argv: string[]): RunPlan {
@@ -82,6 +86,7 @@ export function planFromArgs(argv: string[]): RunPlan {
       seed: { type: 'string' },
       events: { type: 'string' },
       faults: { type: 'string' },
+      env: { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -107,6 +112,7 @@ export function planFromArgs(argv: string[]): RunPlan {
     faults,
     minFaults: faults.length,
     quiescenceSeconds: quick ? 90 : 150,
+    envOverrides: Object.fromEntries((values.env ?? []).map(envPair)),
   };
 }
 
@@ -120,6 +126,12 @@ function scheduleFaults(mix: Record<FaultKind, number>, count: number, seed: num
   }
   const random = createRandom(seed ^ 0x5eed);
   return random.shuffle(kinds).slice(0, count);
+}
+
+function envPair(assignment: string): [string, string] {
+  const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(assignment);
+  if (!match) throw new UsageError(`--env takes NAME=value, got ${JSON.stringify(assignment)}`);
+  return [match[1]!, match[2]!];
 }
 
 function count(value: string | undefined, name: string, min: number): number | undefined {

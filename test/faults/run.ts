@@ -96,12 +96,15 @@ async function main(argv: string[]): Promise<number> {
 
     const apiPort = await findFreePort();
     const baseUrl = `http://127.0.0.1:${apiPort}`;
-    const serviceEnv = serviceEnvironment({
-      databaseUrl: postgres.url(proxyPort),
-      temporalAddress: temporal.address,
-      taskQueue: runId,
-      apiPort,
-    });
+    const serviceEnv = {
+      ...serviceEnvironment({
+        databaseUrl: postgres.url(proxyPort),
+        temporalAddress: temporal.address,
+        taskQueue: runId,
+        apiPort,
+      }),
+      ...plan.envOverrides,
+    };
     const api = new ServiceProcess(
       'API',
       'src/server.ts',
