@@ -14,9 +14,14 @@ export function describeFailure(err: unknown, policy: ProcessingPolicy): EventFa
   if (cause instanceof ApplicationFailure && cause.type === PAYLOAD_VALIDATION_ERROR) {
     return { kind: 'validation_error', message: cause.message };
   }
-  // A local step that used up the budget left fails with a schedule-to-close timeout.
+  // A local step is limited to the budget left, so its timeout is the budget's when it says
+  // schedule-to-close, or whenever the whole budget is shorter than one attempt may take (the
+  // worker then reports the tighter bound as start-to-close).
   const overran =
-    cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_CLOSE;
+    cause instanceof TimeoutFailure &&
+    (cause.timeoutType === TimeoutType.SCHEDULE_TO_CLOSE ||
+      (policy.localActivities === true &&
+        policy.processingTimeoutSec <= policy.activityTimeoutSec));
   if (isCancellation(err) || overran) {
     return {
       kind: 'error',
