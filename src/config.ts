@@ -59,9 +59,10 @@ const envSchema = z.object({
   /**
    * Run fetch/validate/normalize/persist as local activities: inside the workflow task, with no
    * task-queue round trip per step (about 3x the events/s of the single-event path in the bench).
-   * `false` brings back one activity task per step, each attempt visible in history.
+   * Off by default: with one activity task per step, each step and attempt stays visible in
+   * history and the Web UI, and the runbook's reset to a step applies.
    */
-  EVENT_LOCAL_ACTIVITIES: z.stringbool().default(true),
+  EVENT_LOCAL_ACTIVITIES: z.stringbool().default(false),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFrom(1, 10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intFrom(1, 10_000).default(100),
