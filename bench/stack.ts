@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient, Pool } from 'pg';
-import { runMigrations } from '../src/db/migrate';
+import { Pool } from 'pg';
+import { createScratchDatabase } from '../src/dev/scratch-database';
 import { createOrm, type Orm } from '../src/db/orm';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { findFreePort, startTemporalDevServer } from '../src/dev/temporal-dev-server';
@@ -58,7 +58,7 @@ export async function startStack(
   };
   try {
     const executable = await ensureTemporalCli(log);
-    const [server, databaseUrl] = await Promise.all([
+    const [server, database] = await Promise.all([
       findFreePort().then((port) =>
         startTemporalDevServer({
           executable,
@@ -68,13 +68,11 @@ export async function startStack(
           logFile: path.join(dir, 'temporal.log'),
         }),
       ),
-      recreateDatabase(opts.databaseAdminUrl, opts.databaseName),
+      createScratchDatabase(opts.databaseAdminUrl, opts.databaseName),
     ]);
     cleanups.push(() => server.stop());
-    if (!opts.keepDatabase) {
-      cleanups.push(() => dropDatabase(opts.databaseAdminUrl, opts.databaseName));
-    }
-    await runMigrations(databaseUrl);
+    if (!opts.keepDatabase) cleanups.push(() => database.drop());
+    const databaseUrl = database.url;
 
     const pg = new Pool({ connectionString: databaseUrl, max: 6 });
     cleanups.push(() => pg.end());
@@ -156,30 +154,6 @@ export async function startStack(
   } catch (err) {
     await cleanup();
     throw err;
-  }
-}
-
-async function recreateDatabase(adminUrl: string, name: string): Promise<string> {
-  const pg = new PgClient({ connectionString: adminUrl });
-  await pg.connect();
-  try {
-    await pg.query(`drop database if exists "${name}" with (force)`);
-    await pg.query(`create database "${name}"`);
-  } finally {
-    await pg.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  const pg = new PgClient({ connectionString: adminUrl });
-  await pg.connect();
-  try {
-    await pg.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await pg.end();
   }
 }
 

@@ -1,4 +1,4 @@
-import { createTestDatabase } from '../setup/databases';
+import { createTestDatabase, ownDatabaseName } from '../setup/databases';
 import { Harness } from '../support/harness';
 import { insertEventRow, readEventRow } from '../support/rows';
 
@@ -8,7 +8,7 @@ const UNREACHABLE_TEMPORAL = '127.0.0.1:1';
 describe('outbox: events accepted while Temporal is unreachable', () => {
   let databaseUrl: string;
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase('outbox');
+    databaseUrl = await createTestDatabase(ownDatabaseName('outbox'));
   });
 
   it('answers 202 waiting, then the relay starts the workflows once Temporal is back', async () => {

@@ -3,7 +3,6 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { runMigrations } from '../../src/db/migrate';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import {
   findFreePort,
@@ -12,7 +11,7 @@ import {
 } from '../../src/dev/temporal-dev-server';
 import { Client as PgClient } from 'pg';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
-import { adminDatabaseUrl, recreateDatabase } from './databases';
+import { adminDatabaseUrl, createTestDatabase } from './databases';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
 declare global {
@@ -31,10 +30,9 @@ export default async function globalSetup(): Promise<void> {
 
   const [temporalAddress, databaseUrl, workflowBundlePath] = await Promise.all([
     startTemporal(dir),
-    ensurePostgres(dir).then(() => recreateDatabase(dbName)),
+    ensurePostgres(dir).then(() => createTestDatabase(dbName)),
     bundle(dir),
   ]);
-  await runMigrations(databaseUrl);
 
   const env: TestEnv = { temporalAddress, databaseUrl, workflowBundlePath };
   const file = join(dir, 'test-env.json');
