@@ -57,7 +57,7 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
         `update events
             set status = 'processing', updated_at = now(),
                 attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-          where batch_id = ? and status in ('waiting', 'received', 'failed')`,
+          where batch_id = ? and status in ('received', 'queued', 'failed')`,
         [run, run, batchId],
       );
       // The text length of jsonb is a close, slightly generous measure of the JSON size.
@@ -168,7 +168,7 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
       await sql(
         `update events set status = 'failed', processed = false, processing_error = ?,
                 last_error = ?, updated_at = now()
-          where batch_id = ? and status in ('waiting', 'received', 'processing')`,
+          where batch_id = ? and status in ('received', 'queued', 'processing')`,
         [`${failure.kind}: ${failure.message}`, `${failure.kind}: ${failure.message}`, batchId],
       );
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');

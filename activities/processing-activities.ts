@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
+import { createSql, type Sql } from '../src/db/sql';
 import { EventSchema } from '../src/events/event.entity';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
@@ -24,6 +25,7 @@ export interface ActivityDeps {
  * rules are thrown as non-retryable `PayloadValidationError` failures.
  */
 export function createProcessingActivities({ orm, logger }: ActivityDeps) {
+  const sql = createSql(orm);
   const eventLog = (eventId: string) =>
     logger.child({
       event_id: eventId,
@@ -35,44 +37,34 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
   return {
     /** Loads the event and its user, and moves the event to `processing` unless already done. */
     async fetchEvent(eventId: string): Promise<EventSummary> {
-      const em = orm.em.fork();
-      const event = await em.findOne(
-        EventSchema,
-        { id: eventId },
-        { populate: ['user'], exclude: ['payload', 'properties'] },
-      );
-      if (!event) {
-        throw ApplicationFailure.create({
-          type: EVENT_NOT_FOUND_ERROR,
-          message: `event ${eventId} does not exist`,
-          nonRetryable: true,
-        });
-      }
-      if (event.status !== 'processed') {
-        await em.execute(
-          `update events
+      // One round trip: the select sees the row as it was before the update.
+      const [event] = await sql<FetchedRow>(
+        `with taken as (
+           update events
               set status = 'processing', updated_at = now(),
-                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-            where id = ? and status <> 'processed'`,
-          [runId(), runId(), eventId],
-        );
-      }
-      eventLog(eventId).info({ user_id: event.user.id }, 'processing started');
+                  attempts = attempts + (last_run_id is distinct from $2)::int, last_run_id = $2
+            where id = $1 and status <> 'processed')
+         select u.id as user_id, e.event_name, e.event_type, e.status, e.processed_at
+           from events e join users u on u.id = e.user_id
+          where e.id = $1`,
+        [eventId, runId()],
+      );
+      if (!event) throw eventNotFound(eventId);
+      eventLog(eventId).info({ user_id: event.user_id }, 'processing started');
       return {
         eventId,
-        userId: event.user.id,
-        eventName: event.eventName,
-        eventType: event.eventType,
-        processedAt:
-          event.status === 'processed' ? (event.processedAt?.toISOString() ?? null) : null,
+        userId: event.user_id,
+        eventName: event.event_name,
+        eventType: event.event_type,
+        processedAt: event.status === 'processed' ? toIso(event.processed_at) : null,
       };
     },
 
     /** Applies the payload shape rules; a violation is final and never retried. */
     async validatePayload(eventId: string): Promise<void> {
-      const event = await loadForProcessing(orm, eventId);
+      const event = await loadForProcessing(sql, eventId);
       try {
-        validateRequiredFields(event);
+        validateRequiredFields({ eventName: event.event_name, eventType: event.event_type });
         validatePayloadShape(event.payload);
       } catch (err) {
         if (!(err instanceof PayloadValidationError)) throw err;
@@ -87,18 +79,16 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
 
     /** Stores the normalized payload with its metadata in `properties`. */
     async normalizePayload(eventId: string): Promise<void> {
-      const event = await loadForProcessing(orm, eventId);
+      const event = await loadForProcessing(sql, eventId);
       const properties = buildProperties(validatePayloadShape(event.payload), {
-        userId: event.user.id,
+        userId: event.user_id,
         normalizedAt: new Date(),
       });
-      await orm.em
-        .fork()
-        .nativeUpdate(
-          EventSchema,
-          { id: eventId, status: { $ne: 'processed' } },
-          { properties, updatedAt: new Date() },
-        );
+      await sql(
+        `update events set properties = $2, updated_at = now()
+          where id = $1 and status <> 'processed'`,
+        [eventId, JSON.stringify(properties)],
+      );
     },
 
     /**
@@ -106,23 +96,19 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
      * processed_at is written once, and the first value is what every run returns.
      */
     async persistEvent(eventId: string): Promise<{ processedAt: string }> {
-      const em = orm.em.fork();
-      // Raw rows carry timestamps as strings: MikroORM leaves their parsing to its entity mapping.
-      const rows = await em.execute<{ processed_at: string }[]>(
-        `update events
-            set status = 'processed', processed = true, processed_at = now(),
-                processing_error = null, updated_at = now()
-          where id = ? and status <> 'processed' and properties is not null
-          returning processed_at`,
+      const [row] = await sql<{ processed_at: Timestamp | null; written: boolean }>(
+        `with written as (
+           update events
+              set status = 'processed', processed = true, processed_at = now(),
+                  processing_error = null, updated_at = now()
+            where id = $1 and status <> 'processed' and properties is not null
+           returning processed_at)
+         select coalesce((select processed_at from written), e.processed_at) as processed_at,
+                exists (select 1 from written) as written
+           from events e where e.id = $1`,
         [eventId],
       );
-      const written = rows[0]?.processed_at;
-      if (written) {
-        eventLog(eventId).info('event processed');
-        return { processedAt: new Date(written).toISOString() };
-      }
-      const current = await em.findOne(EventSchema, { id: eventId }, { fields: ['processedAt'] });
-      if (!current?.processedAt) {
+      if (!row?.processed_at) {
         // Properties are missing only if normalizePayload's write was lost; retrying the
         // workflow's chain from the top is the way out, not retrying this step.
         throw ApplicationFailure.create({
@@ -130,7 +116,8 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      return { processedAt: current.processedAt.toISOString() };
+      if (row.written) eventLog(eventId).info('event processed');
+      return { processedAt: toIso(row.processed_at)! };
     },
 
     /** Records why processing gave up; a processed event is never marked failed. */
@@ -156,20 +143,36 @@ function runId(): string | null {
   return Context.current().info.workflowExecution?.runId ?? null;
 }
 
-async function loadForProcessing(orm: Orm, eventId: string) {
-  const event = await orm.em
-    .fork()
-    .findOne(
-      EventSchema,
-      { id: eventId },
-      { fields: ['payload', 'eventName', 'eventType', 'user'] },
-    );
-  if (!event) {
-    throw ApplicationFailure.create({
-      type: EVENT_NOT_FOUND_ERROR,
-      message: `event ${eventId} does not exist`,
-      nonRetryable: true,
-    });
-  }
+interface FetchedRow {
+  user_id: string;
+  event_name: string;
+  event_type: string;
+  status: string;
+  processed_at: Timestamp | null;
+}
+
+/** The ORM's pool hands timestamps over as text; entity mapping is what parses them. */
+type Timestamp = string | Date;
+
+function toIso(value: Timestamp | null): string | null {
+  return value === null ? null : new Date(value).toISOString();
+}
+
+function eventNotFound(eventId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: EVENT_NOT_FOUND_ERROR,
+    message: `event ${eventId} does not exist`,
+    nonRetryable: true,
+  });
+}
+
+async function loadForProcessing(sql: Sql, eventId: string) {
+  const [event] = await sql<{
+    payload: unknown;
+    event_name: string;
+    event_type: string;
+    user_id: string;
+  }>(`select payload, event_name, event_type, user_id from events where id = $1`, [eventId]);
+  if (!event) throw eventNotFound(eventId);
   return event;
 }

@@ -52,6 +52,8 @@ interface ScenarioContext {
   orm: Orm;
   client: Client;
   events: EventService;
+  /** Waits for what an `events` call accepted to have its workflow started. */
+  started<T>(accepted: Promise<T>): Promise<T>;
   userId: string;
 }
 
@@ -74,11 +76,9 @@ interface Scenario {
 async function acceptEvent(ctx: ScenarioContext, payload: Record<string, unknown>) {
   const em = ctx.orm.em.fork();
   const user = await em.findOneOrFail(UserSchema, { id: ctx.userId });
-  const accepted = await ctx.events.accept(em, user, {
-    event_name: 'page_view',
-    event_type: 'engagement',
-    payload,
-  });
+  const accepted = await ctx.started(
+    ctx.events.accept(em, user, { event_name: 'page_view', event_type: 'engagement', payload }),
+  );
   return ctx.client.workflow.getHandle(accepted.event.workflow_id);
 }
 
@@ -86,13 +86,15 @@ async function acceptEvent(ctx: ScenarioContext, payload: Record<string, unknown
 async function acceptBatch(ctx: ScenarioContext, payloads: Record<string, unknown>[]) {
   const em = ctx.orm.em.fork();
   const user = await em.findOneOrFail(UserSchema, { id: ctx.userId });
-  const accepted = await ctx.events.acceptBatch(em, user, {
-    events: payloads.map((payload) => ({
-      event_name: 'click',
-      event_type: 'interaction',
-      payload,
-    })),
-  });
+  const accepted = await ctx.started(
+    ctx.events.acceptBatch(em, user, {
+      events: payloads.map((payload) => ({
+        event_name: 'click',
+        event_type: 'interaction',
+        payload,
+      })),
+    }),
+  );
   return ctx.client.workflow.getHandle(accepted.workflow_id);
 }
 
@@ -274,9 +276,23 @@ async function record(
       wrapActivities: scenario.wrapActivities,
     });
     const starter = createEventWorkflowStarter(client, config);
-    const events = createEventService({ workflows: starter, logger: env.logger });
+    // Starts each workflow before `accept` returns, so the scenario can follow it at once.
+    const starts: Promise<unknown>[] = [];
+    const events = createEventService({
+      outbox: {
+        offer: (item) =>
+          starts.push(item.kind === 'event' ? starter.startEvent(item) : starter.startBatch(item)),
+        stats: () => ({ unstarted: 0, oldestAgeSec: 0, inFlight: 0, startRate: 0 }),
+      },
+      maxBacklog: 0,
+    });
+    const started = async <T>(accepted: Promise<T>): Promise<T> => {
+      const value = await accepted;
+      await Promise.all(starts.splice(0));
+      return value;
+    };
     const { id: userId } = await createUser(orm.em.fork(), `histories-${randomUUID()}@example.com`);
-    const ctx: ScenarioContext = { config, orm, client, events, userId };
+    const ctx: ScenarioContext = { config, orm, client, events, started, userId };
 
     const handle = await worker.runUntil(async () => {
       const h = await scenario.start(ctx);

@@ -13,18 +13,21 @@ import {
   createApiMetrics,
   httpMetrics,
   metricsRoutes,
+  observeBacklog,
   type ApiMetrics,
 } from './http/metrics';
 import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
-import { createEventWorkflowStarter } from './temporal/event-workflows';
+import type { Outbox } from './events/outbox';
 
 export interface AppDeps {
   config: Config;
   orm: Orm;
   temporal: Client;
   logger: Logger;
+  /** Starts the workflows of what the API commits (see `startConfiguredOutbox`). */
+  outbox: Outbox;
   /** Where request and event metrics go; a fresh registry when omitted. */
   metrics?: ApiMetrics;
 }
@@ -35,11 +38,15 @@ export function createApp({
   orm,
   temporal,
   logger,
+  outbox,
   metrics = createApiMetrics(),
 }: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
-  const workflows = createEventWorkflowStarter(temporal, config);
-  const events = countAcceptedEvents(createEventService({ workflows, logger }), metrics);
+  const events = countAcceptedEvents(
+    createEventService({ outbox, maxBacklog: config.admission.maxBacklog }),
+    metrics,
+  );
+  observeBacklog(metrics, outbox.stats);
 
   app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
@@ -49,17 +56,24 @@ export function createApp({
     await next();
   });
 
-  const health = healthRoutes([
-    { name: 'database', check: async () => (await orm.checkConnection()).ok },
-    {
-      name: 'temporal',
-      check: async () => {
-        await temporal.connection.ensureConnected();
-        await temporal.workflowService.getSystemInfo({});
-        return true;
+  const health = healthRoutes(
+    [
+      { name: 'database', check: async () => (await orm.checkConnection()).ok },
+      {
+        name: 'temporal',
+        check: async () => {
+          await temporal.connection.ensureConnected();
+          await temporal.workflowService.getSystemInfo({});
+          return true;
+        },
       },
+    ],
+    // Readiness does not depend on the backlog (a deep backlog still drains), but shows it.
+    () => {
+      const { unstarted, oldestAgeSec, inFlight } = outbox.stats();
+      return { backlog: { unstarted, oldest_age_sec: oldestAgeSec, in_flight: inFlight } };
     },
-  ]);
+  );
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
   const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });
   for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {

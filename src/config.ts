@@ -28,11 +28,23 @@ const envSchema = z.object({
   /** Requests per user per minute; 0 turns rate limiting off (the local default). */
   RATE_LIMIT_PER_MINUTE: intFrom(0, 10_000_000).default(0),
 
-  /** How often the outbox relay looks for events whose workflow has not started; 0 = off. */
+  /** How often the outbox sweeps for events whose workflow has not started; 0 = off. */
   OUTBOX_INTERVAL_MS: intFrom(0, 3_600_000).default(1000),
-  /** How long an event may wait for its workflow before the relay (re)starts it. */
+  /** How long an event may stay `received` before the sweep takes it over from the API. */
   OUTBOX_GRACE_MS: intFrom(0, 3_600_000).default(5000),
   OUTBOX_BATCH_SIZE: intFrom(1, 10_000).default(500),
+  /**
+   * Single-event workflows Temporal may hold at once (started, not yet finished). Beyond it,
+   * accepted events wait in PostgreSQL as `received`, so a burst never floods the engine.
+   */
+  OUTBOX_MAX_IN_FLIGHT: intFrom(1, 100_000).default(200),
+  /** Workflow starts one API process has under way at once. */
+  OUTBOX_START_CONCURRENCY: intFrom(1, 1000).default(16),
+  /**
+   * Events stored but not yet started beyond which POST answers 503 with Retry-After rather
+   * than accept what cannot be processed in reasonable time; 0 turns the bound off.
+   */
+  ADMISSION_MAX_BACKLOG: intFrom(0, 100_000_000).default(50_000),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
@@ -41,9 +53,8 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('event-ingestion'),
   /**
-   * How long accepting an event may wait for Temporal to start its workflow. Past it the event
-   * is stored as `waiting` and the outbox relay starts it later, so an outage costs clients
-   * this long at most.
+   * How long one workflow start may take before the outbox gives up on it for now; the event
+   * stays `received` and a later pass starts it.
    */
   TEMPORAL_START_TIMEOUT_MS: intFrom(100, 60_000).default(2000),
 
@@ -57,12 +68,12 @@ const envSchema = z.object({
   /** Longest a single activity attempt may run, in seconds. */
   EVENT_ACTIVITY_TIMEOUT: intFrom(1, 3600).default(30),
   /**
-   * Run fetch/validate/normalize/persist as local activities: inside the workflow task, with no
-   * task-queue round trip per step (about 3x the events/s of the single-event path in the bench).
-   * Off by default: with one activity task per step, each step and attempt stays visible in
-   * history and the Web UI, and the runbook's reset to a step applies.
+   * Run fetch/validate/normalize/persist as local activities: inside one workflow task, with no
+   * task-queue round trip per step. Each step is still recorded in history (a marker naming the
+   * activity, its result or failure) and shown in the Web UI. See the README's benchmark
+   * section for what it buys; `false` gives every step and retry its own activity task.
    */
-  EVENT_LOCAL_ACTIVITIES: z.stringbool().default(false),
+  EVENT_LOCAL_ACTIVITIES: z.stringbool().default(true),
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFrom(1, 10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intFrom(1, 10_000).default(100),
@@ -103,7 +114,14 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; startTimeoutMs: number };
   processing: ProcessingPolicy;
   batch: BatchPolicy;
-  outbox: { intervalMs: number; graceMs: number; batchSize: number };
+  outbox: {
+    intervalMs: number;
+    graceMs: number;
+    batchSize: number;
+    maxInFlight: number;
+    startConcurrency: number;
+  };
+  admission: { maxBacklog: number };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
   metrics: MetricsConfig;
@@ -172,6 +190,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       processingTimeoutSec: e.EVENT_PROCESSING_TIMEOUT,
       activityTimeoutSec: e.EVENT_ACTIVITY_TIMEOUT,
       localActivities: e.EVENT_LOCAL_ACTIVITIES,
+      revision: 2,
     },
     batch: {
       chunkMaxBytes: e.BATCH_CHUNK_MAX_BYTES,
@@ -182,7 +201,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: e.OUTBOX_INTERVAL_MS,
       graceMs: e.OUTBOX_GRACE_MS,
       batchSize: e.OUTBOX_BATCH_SIZE,
+      maxInFlight: e.OUTBOX_MAX_IN_FLIGHT,
+      startConcurrency: e.OUTBOX_START_CONCURRENCY,
     },
+    admission: { maxBacklog: e.ADMISSION_MAX_BACKLOG },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

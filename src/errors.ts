@@ -81,5 +81,22 @@ export class RateLimitedError extends AppError {
 /** Thrown when a dependency (database, Temporal) cannot serve the request right now. */
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;
-  readonly code = 'service_unavailable';
+  readonly code: string = 'service_unavailable';
+}
+
+/**
+ * Thrown by admission when more events are stored unstarted than ADMISSION_MAX_BACKLOG:
+ * accepting more would only lengthen the wait. `retryAfterSec` becomes `Retry-After`, an
+ * estimate of when the backlog is back under the bound.
+ */
+export class BacklogFullError extends ServiceUnavailableError {
+  override readonly code = 'backlog_full';
+  constructor(
+    readonly backlog: number,
+    readonly retryAfterSec: number,
+  ) {
+    super(
+      `${backlog} events are waiting to be processed, more than this service accepts at once; retry after ${retryAfterSec} s`,
+    );
+  }
 }

@@ -1,8 +1,9 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
-import { startConfiguredOutboxRelay } from './events/outbox-relay';
+import { startConfiguredOutbox } from './events/outbox';
 import { listen } from './http/listen';
+import { countStartFailure, createApiMetrics } from './http/metrics';
 import { createLogger } from './logger';
 import { createTemporalClient } from './temporal/client';
 
@@ -12,13 +13,19 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { process: 'api' });
   const orm = await createOrm(config.database);
   const temporal = createTemporalClient(config.temporal);
-  const app = createApp({ config, orm, temporal, logger });
+  const metrics = createApiMetrics();
+  const outbox = startConfiguredOutbox({
+    config,
+    orm,
+    temporal,
+    logger,
+    onStartFailed: countStartFailure(metrics),
+  });
+  const app = createApp({ config, orm, temporal, logger, outbox, metrics });
 
   const server = await listen(app, config.api.port, config.api.host);
   server.keepAliveTimeout = 65_000;
   logger.info({ host: config.api.host, port: config.api.port }, 'API listening');
-
-  const relay = startConfiguredOutboxRelay({ config, orm, temporal, logger });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -32,7 +39,8 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       void (async () => {
-        await relay?.stop();
+        // Rows offered but not yet started stay `received`; the next process's sweep starts them.
+        await outbox.stop();
         await Promise.allSettled([orm.close(), temporal.connection.close()]);
         logger.info('API stopped');
         process.exit(0);

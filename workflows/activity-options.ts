@@ -22,6 +22,20 @@ export function processingActivityOptions(policy: ProcessingPolicy): ActivityOpt
 }
 
 /**
+ * A step of the chain as an activity task, limited to what is left of the processing budget
+ * (queueing, attempts and backoff included), so the budget needs no timer of its own.
+ */
+export function processingStepOptions(
+  policy: ProcessingPolicy,
+  budgetLeftMs: number,
+): ActivityOptions {
+  return {
+    ...processingActivityOptions(policy),
+    scheduleToCloseTimeout: Math.max(1, budgetLeftMs),
+  };
+}
+
+/**
  * The same policy for a step of the chain run as a local activity, given what is left of the
  * processing budget. Differences from normal activities:
  * - the worker retries a local activity itself, within the workflow task, while the next delay

@@ -15,6 +15,13 @@ export interface ProcessingPolicy {
    * so their histories replay unchanged.
    */
   localActivities?: boolean;
+  /**
+   * The chain's revision. 2: the budget counts from the first step, each step is bounded by
+   * what is left of it (no durable timer), and search attributes are set at start and once at
+   * the end. Absent in runs started before revision 2: they keep the first chain, so their
+   * histories replay unchanged.
+   */
+  revision?: 2;
 }
 
 /** Used when a run is started without a policy, e.g. by hand from the Web UI or CLI. */
@@ -24,6 +31,8 @@ export const DEFAULT_PROCESSING_POLICY: ProcessingPolicy = {
   maxIntervalMs: 60_000,
   processingTimeoutSec: 300,
   activityTimeoutSec: 30,
+  localActivities: true,
+  revision: 2,
 };
 
 /** What `fetchEvent` tells the workflow: ids and labels only, never the payload. */

@@ -6,6 +6,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../src/app';
+import { startConfiguredOutbox } from '../../src/events/outbox';
 import { loadConfig, type Config } from '../../src/config';
 import { runMigrations } from '../../src/db/migrate';
 import { createOrm, type Orm } from '../../src/db/orm';
@@ -139,7 +140,9 @@ async function start(
 
   const temporal = createTemporalClient(config.temporal);
   cleanups.push(() => temporal.connection.close());
-  const app = createApp({ config, orm, temporal, logger });
+  const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
+  cleanups.push(() => outbox.stop());
+  const app = createApp({ config, orm, temporal, logger, outbox });
   const api = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -1,17 +1,16 @@
 /**
  * An event's processing state. Transitions:
  *
- *   waiting    -> received     the outbox relay started the workflow Temporal could not take
- *                              when the event was accepted
- *   received   -> processing   a workflow run picked the event up
+ *   received   -> queued       the outbox handed the event's workflow to Temporal
+ *   queued     -> processing   a worker picked the workflow up and ran its first step
  *   processing -> processed    normalized properties persisted, processed_at set (terminal)
- *   processing -> failed       validation error, or retries exhausted (terminal until reprocessed)
- *   failed     -> processing   an operator reprocessed or reset the workflow
+ *   processing -> failed       validation error, or retries or budget exhausted (terminal until
+ *                              reprocessed)
+ *   failed     -> received     an operator reprocessed the event
  *
- * `waiting` and `received` both mean the row is committed and nothing has processed it yet;
- * `received` also means its workflow was started.
+ * `received` rows are PostgreSQL's queue: committed, answered 202, waiting for their workflow
+ * to start. The API starts it right after answering; the outbox's sweep starts any the API
+ * could not (Temporal down, process killed in between, admission holding them back).
  */
-export const EVENT_STATUSES = ['waiting', 'received', 'processing', 'processed', 'failed'] as const;
+export const EVENT_STATUSES = ['received', 'queued', 'processing', 'processed', 'failed'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
-
-export const TERMINAL_STATUSES: readonly EventStatus[] = ['processed', 'failed'];

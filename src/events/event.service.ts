@@ -1,13 +1,9 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
-import type { Logger } from '../logger';
-import {
-  batchWorkflowId,
-  eventWorkflowId,
-  type EventWorkflowStarter,
-} from '../temporal/event-workflows';
-import { EventAlreadyProcessedError } from '../errors';
+import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
+import { BacklogFullError, EventAlreadyProcessedError } from '../errors';
+import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { EventSchema, type Event } from './event.entity';
@@ -30,39 +26,29 @@ export interface AcceptedBatch {
 }
 
 export interface EventServiceDeps {
-  workflows: EventWorkflowStarter;
-  logger: Logger;
+  /** Starts the workflows of committed rows, after the answer. */
+  outbox: Pick<Outbox, 'offer' | 'stats'>;
+  /** Stored-but-unstarted events beyond which new ones are refused for now; 0 = no bound. */
+  maxBacklog: number;
 }
 
 /**
- * Accepting and reading events; HTTP-agnostic, so routes stay thin. Rows are committed before
- * any workflow starts: the row is the source of truth. If Temporal cannot be reached the
- * events are marked `waiting` and still accepted; the outbox relay starts their workflows
- * later, and the workflow id makes a second start harmless.
+ * Accepting and reading events; HTTP-agnostic, so routes stay thin. A request's rows are
+ * committed and answered `received`; their workflows start right after, off the request path
+ * (see `outbox.ts`). The row is the source of truth and PostgreSQL the durable queue: whatever
+ * happens to the process after the commit, the outbox's sweep starts what is left.
  */
-export function createEventService({ workflows, logger }: EventServiceDeps) {
-  /** Starts a workflow; on failure marks its events `waiting`. Returns the status to report. */
-  async function startOrWait(
-    em: EntityManager,
-    start: () => Promise<unknown>,
-    rows: { ids: string[]; log: Record<string, string> },
-  ): Promise<EventStatus> {
-    try {
-      await start();
-      return 'received';
-    } catch (err) {
-      logger.error(
-        { err, ...rows.log },
-        'could not start workflow; the events are stored as waiting and the outbox relay will start it',
-      );
-      // Guarded: if the start did reach Temporal after all, processing may have begun already.
-      await em.nativeUpdate(
-        EventSchema,
-        { id: { $in: rows.ids }, status: 'received' },
-        { status: 'waiting', updatedAt: new Date() },
-      );
-      return 'waiting';
-    }
+export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
+  /** Refuses new events while more are stored than can be processed in reasonable time. */
+  function admit(): void {
+    if (maxBacklog === 0) return;
+    const { unstarted, startRate } = outbox.stats();
+    if (unstarted < maxBacklog) return;
+    const retryAfterSec = Math.min(
+      60,
+      Math.max(1, Math.ceil((unstarted - maxBacklog + 1) / Math.max(1, startRate))),
+    );
+    throw new BacklogFullError(unstarted, retryAfterSec);
   }
 
   /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
@@ -101,6 +87,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       user: User,
       body: CreateEventBody,
     ): Promise<{ created: boolean; event: AcceptedEvent }> {
+      admit();
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
       const inserted = await insertNew(em, [row]);
       if (!inserted.has(row.id)) {
@@ -116,18 +103,17 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           },
         };
       }
-      const status = await startOrWait(
-        em,
-        () =>
-          workflows.startEvent({
-            id: row.id,
-            userId: user.id,
-            eventName: row.eventName,
-            eventType: row.eventType,
-          }),
-        { ids: [row.id], log: { event_id: row.id, workflow_id: row.workflowId } },
-      );
-      return { created: true, event: { event_id: row.id, workflow_id: row.workflowId, status } };
+      outbox.offer({
+        kind: 'event',
+        id: row.id,
+        userId: user.id,
+        eventName: row.eventName,
+        eventType: row.eventType,
+      });
+      return {
+        created: true,
+        event: { event_id: row.id, workflow_id: row.workflowId, status: 'received' },
+      };
     },
 
     /**
@@ -139,6 +125,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       user: User,
       body: CreateBatchBody,
     ): Promise<AcceptedBatch> {
+      admit();
       const receivedAt = new Date();
       const batchId = uuidv7(receivedAt.getTime());
       const workflowId = batchWorkflowId(batchId);
@@ -167,12 +154,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
         return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
       });
       const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
-      if (newIds.length > 0) {
-        await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
-          ids: newIds,
-          log: { batch_id: batchId, workflow_id: workflowId },
-        });
-      }
+      if (newIds.length > 0) outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
       return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
     },
 
@@ -234,18 +216,17 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           event: { event_id: id, workflow_id: current.workflowId, status: current.status },
         };
       }
-      const status = await startOrWait(
-        em,
-        () =>
-          workflows.startEvent({
-            id,
-            userId: user.id,
-            eventName: event.eventName,
-            eventType: event.eventType,
-          }),
-        { ids: [id], log: { event_id: id, workflow_id: workflowId } },
-      );
-      return { started: true, event: { event_id: id, workflow_id: workflowId, status } };
+      outbox.offer({
+        kind: 'event',
+        id,
+        userId: user.id,
+        eventName: event.eventName,
+        eventType: event.eventType,
+      });
+      return {
+        started: true,
+        event: { event_id: id, workflow_id: workflowId, status: 'received' },
+      };
     },
 
     /** The user's own event, or null: other users' events are indistinguishable from none. */

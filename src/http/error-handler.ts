@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { AppError, RateLimitedError } from '../errors';
+import { AppError, BacklogFullError, RateLimitedError } from '../errors';
 import type { Logger } from '../logger';
 
 /** The JSON error body every failed request gets. */
@@ -30,7 +30,9 @@ export function errorHandler(logger: Logger): Middleware {
       if (err instanceof AppError) {
         ctx.status = err.status;
         ctx.body = body(err.code, err.message, err.details);
-        if (err instanceof RateLimitedError) ctx.set('Retry-After', String(err.retryAfterSec));
+        if (err instanceof RateLimitedError || err instanceof BacklogFullError) {
+          ctx.set('Retry-After', String(err.retryAfterSec));
+        }
         return;
       }
       const status = httpStatusOf(err);

@@ -7,8 +7,14 @@ export interface ReadinessCheck {
   check(): Promise<boolean>;
 }
 
-/** `GET /health`: the process is alive. `GET /ready`: every dependency answers. */
-export function healthRoutes(checks: ReadinessCheck[]): Router<AppState> {
+/**
+ * `GET /health`: the process is alive. `GET /ready`: every dependency answers; `describe` adds
+ * figures an operator wants beside the verdict.
+ */
+export function healthRoutes(
+  checks: ReadinessCheck[],
+  describe: () => Record<string, unknown> = () => ({}),
+): Router<AppState> {
   const router = new Router<AppState>();
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -22,7 +28,11 @@ export function healthRoutes(checks: ReadinessCheck[]): Router<AppState> {
     );
     const ready = results.every(([, s]) => s === 'ok');
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) };
+    ctx.body = {
+      status: ready ? 'ready' : 'not_ready',
+      checks: Object.fromEntries(results),
+      ...describe(),
+    };
   });
   return router;
 }

@@ -1,9 +1,10 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { UnauthorizedError } from '../errors';
 import { mayScrape } from '../metrics/scrape-auth';
 import type { EventService } from '../events/event.service';
+import type { BacklogStats, OutboxItem } from '../events/outbox';
 import type { AppState } from './state';
 
 /** The label requests get when no route matched their method and path (404s, 405s). */
@@ -21,6 +22,8 @@ export interface ApiMetrics {
    * worker already reports it (capped); here the counter is the plain ingestion rate.
    */
   eventsAccepted: Counter;
+  /** Workflow starts that failed and were left for a later pass, by kind (event or batch). */
+  outboxStartFailures: Counter<'kind'>;
 }
 
 /**
@@ -49,7 +52,46 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
       help: 'Events stored and answered 202',
       registers: [registry],
     }),
+    outboxStartFailures: new Counter({
+      name: 'outbox_start_failures_total',
+      help: 'Workflow starts that failed; the rows stay received and a later pass retries them',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
   };
+}
+
+/** Counts a failed start; given to the outbox as `onStartFailed`. */
+export function countStartFailure(metrics: ApiMetrics): (item: OutboxItem) => void {
+  return (item) => metrics.outboxStartFailures.inc({ kind: item.kind });
+}
+
+/** The backlog gauges, read from the outbox's latest figures at each scrape. */
+export function observeBacklog(metrics: ApiMetrics, stats: () => BacklogStats): void {
+  const gauge = (name: string, help: string, read: (s: BacklogStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(read(stats()));
+      },
+    });
+  gauge(
+    'events_backlog',
+    'Events stored whose workflow has not started yet (status received)',
+    (s) => s.unstarted,
+  );
+  gauge(
+    'events_backlog_oldest_age_seconds',
+    'Age of the oldest event whose workflow has not started yet',
+    (s) => s.oldestAgeSec,
+  );
+  gauge(
+    'workflows_in_flight',
+    'Single-event workflows Temporal holds (queued or processing); bounded by OUTBOX_MAX_IN_FLIGHT',
+    (s) => s.inFlight,
+  );
 }
 
 /**

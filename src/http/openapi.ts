@@ -135,6 +135,15 @@ export const readinessSchema = z
   .strictObject({
     status: z.enum(['ready', 'not_ready']),
     checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
+    backlog: z
+      .strictObject({
+        unstarted: z.int().meta({ description: 'Events stored whose workflow has not started' }),
+        oldest_age_sec: z.number().meta({ description: 'Age of the oldest of them' }),
+        in_flight: z.int().meta({
+          description: 'Single-event workflows Temporal holds (bounded by OUTBOX_MAX_IN_FLIGHT)',
+        }),
+      })
+      .meta({ description: 'Shown, not judged: a backlog drains on its own' }),
   })
   .meta({ id: 'Readiness' });
 
@@ -160,7 +169,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'validation_error: the body breaks the schema; details lists each issue',
   429: 'rate_limited: too many requests; see Retry-After',
   500: 'internal_error',
-  503: 'service_unavailable: a dependency cannot serve the request right now',
+  503: 'service_unavailable: a dependency cannot serve the request right now; or backlog_full: more events wait to be processed than ADMISSION_MAX_BACKLOG (see Retry-After)',
 };
 
 /** A JSON response with `schema`. */
@@ -206,8 +215,8 @@ export const registerEventRoutes =
       tags: ['events'],
       summary: 'Accept one event for processing',
       description:
-        'Answers once the event is stored and its workflow started. Processing goes on in the ' +
-        'background; GET the event to see its status.',
+        'Answers once the event is stored; its workflow starts right after. Processing goes on ' +
+        'in the background; GET the event to see its status.',
       security: [{ [BEARER_AUTH]: [] }],
       request: {
         headers: z.object({
@@ -220,10 +229,10 @@ export const registerEventRoutes =
       responses: {
         200: jsonResponse('A repeated idempotency key: the original event', acceptedEventSchema),
         202: jsonResponse(
-          'Stored; processing has started (status received), or will when Temporal is reachable (status waiting)',
+          'Stored (status received); its workflow starts right after the answer',
           acceptedEventSchema,
         ),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -239,8 +248,8 @@ export const registerEventRoutes =
         },
       },
       responses: {
-        202: jsonResponse('Stored; processing has started', acceptedBatchSchema),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+        202: jsonResponse('Stored; its workflow starts right after the answer', acceptedBatchSchema),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
     });
     registry.registerPath({

@@ -55,7 +55,9 @@ export function createEventWorkflowStarter(
           workflowId: eventWorkflowId(event.id),
           taskQueue,
           args: [event.id, policy],
-          staticSummary: `${event.eventName} (${event.eventType}) from user ${event.userId}`,
+          staticSummary: summary(
+            `${event.eventName} (${event.eventType}) from user ${event.userId}`,
+          ),
           typedSearchAttributes: [
             { key: EventIdKey, value: event.id },
             { key: EventNameKey, value: event.eventName },
@@ -80,4 +82,18 @@ export function createEventWorkflowStarter(
         }),
       ),
   };
+}
+
+/** Temporal documents 200 bytes for a summary; event names and types may be 255 characters each. */
+const SUMMARY_MAX_BYTES = 200;
+
+/** The summary cut to what the server accepts, on a character boundary. */
+export function summary(text: string): string {
+  if (Buffer.byteLength(text) <= SUMMARY_MAX_BYTES) return text;
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch + '…') > SUMMARY_MAX_BYTES) break;
+    out += ch;
+  }
+  return out + '…';
 }

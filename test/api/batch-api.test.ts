@@ -62,7 +62,7 @@ describe('POST /api/v1/events/batch', () => {
     });
     expect(res.body.event_ids).toHaveLength(100);
 
-    const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    const summary = await h.workflowResult(res.body.workflow_id);
     expect(summary).toMatchObject({
       status: 'success',
       batch_id: res.body.batch_id,

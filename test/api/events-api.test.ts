@@ -234,6 +234,14 @@ describe('health', () => {
     expect((await h.request('GET', '/health')).body).toEqual({ status: 'ok' });
     const ready = await h.request('GET', '/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', temporal: 'ok' } });
+    expect(ready.body).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', temporal: 'ok' },
+      backlog: {
+        unstarted: expect.any(Number),
+        oldest_age_sec: expect.any(Number),
+        in_flight: expect.any(Number),
+      },
+    });
   });
 });

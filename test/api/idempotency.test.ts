@@ -132,7 +132,7 @@ describe('idempotency keys', () => {
     expect(res.body.event_ids).toHaveLength(3);
     expect(res.body.event_ids[1]).toBe(first.body.event_id);
     expect(await rowsWithKey(alice.id, old)).toBe(1);
-    await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    await h.workflowResult(res.body.workflow_id);
     const batch = await h.request('GET', `/api/v1/batches/${res.body.batch_id}`, {
       token: alice.token,
     });

@@ -121,7 +121,7 @@ describe('POST /api/v1/events/:id/reprocess', () => {
     expect(after).toMatchObject({ attempts: 2, processing_error: null, processed: true });
     expect(after.last_error).toBe(before.last_error);
 
-    await h.temporal.workflow.getHandle(`event-${failed.id}`).result();
+    await h.workflowResult(`event-${failed.id}`);
     const runs = [];
     for await (const run of h.temporal.workflow.list({
       query: `WorkflowId = "event-${failed.id}"`,

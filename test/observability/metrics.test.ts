@@ -107,7 +107,7 @@ describe('metrics after real events', () => {
       },
     });
     expect(res.status).toBe(202);
-    await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    await h.workflowResult(res.body.workflow_id);
     await waitForMetrics(h.workerMetricsUrl!, (t) => {
       expect(sampleValue(t, 'events_processed_total', { event_type: 'engagement' })).toBe(4);
       expect(

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Koa from 'koa';
 import type { createActivities } from '../../activities';
@@ -9,7 +9,7 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { startConfiguredOutboxRelay } from '../../src/events/outbox-relay';
+import { startConfiguredOutbox, type Outbox } from '../../src/events/outbox';
 import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createUser } from '../../src/users/user.service';
@@ -51,8 +51,11 @@ export interface HarnessOptions {
   apiTemporalAddress?: string;
   /** Run against another database (e.g. one of the test's own, see `createTestDatabase`). */
   databaseUrl?: string;
-  /** Run the outbox relay beside the API, as the API process does. */
-  outboxRelay?: boolean;
+  /**
+   * Sweep for rows left `received`, as the API process does. Off by default, so that tests see
+   * exactly what the API itself starts.
+   */
+  outboxSweep?: boolean;
 }
 
 export interface ApiResponse<T = any> {
@@ -82,7 +85,8 @@ export class Harness {
     private readonly workerRun: Promise<void> | undefined,
     private readonly metricsServer: MetricsServer | undefined,
     private readonly connection: NativeConnection,
-    private readonly relay: { stop(): Promise<void> } | undefined,
+    /** Starts what the API commits; tests may read its backlog figures. */
+    readonly outbox: Outbox,
   ) {}
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
@@ -96,8 +100,10 @@ export class Harness {
       EVENT_RETRY_INITIAL_INTERVAL_MS: '50',
       EVENT_RETRY_MAX_INTERVAL_MS: '200',
       SHUTDOWN_GRACE_MS: '2000',
-      OUTBOX_INTERVAL_MS: '200',
+      OUTBOX_INTERVAL_MS: options.outboxSweep ? '200' : '0',
       OUTBOX_GRACE_MS: '500',
+      // Test files share a database; admission is tested on a database of its own.
+      OUTBOX_MAX_IN_FLIGHT: '100000',
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
@@ -130,12 +136,10 @@ export class Harness {
       ...config.temporal,
       address: options.apiTemporalAddress ?? config.temporal.address,
     });
-    const app = createApp({ config, orm, temporal, logger });
+    const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
+    const app = createApp({ config, orm, temporal, logger, outbox });
     const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
-    const relay = options.outboxRelay
-      ? startConfiguredOutboxRelay({ config, orm, temporal, logger })
-      : undefined;
     return new Harness(
       config,
       orm,
@@ -149,7 +153,7 @@ export class Harness {
       workerRun,
       metricsServer,
       connection,
-      relay,
+      outbox,
     );
   }
 
@@ -183,6 +187,25 @@ export class Harness {
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
 
+  /**
+   * The result of a workflow the API started. Workflows start just after the API answers, so
+   * this first waits for the run to exist.
+   */
+  async workflowResult<T = any>(workflowId: string, timeoutMs = 10_000): Promise<T> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await handle.describe();
+        break;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    return handle.result() as Promise<T>;
+  }
+
   /** Polls GET /api/v1/events/:id until the event's status is one of `statuses`. */
   async waitForEvent(
     token: string,
@@ -203,7 +226,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
-    await this.relay?.stop();
+    await this.outbox.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

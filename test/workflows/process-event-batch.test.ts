@@ -56,7 +56,7 @@ describe('processEventBatchWorkflow at Temporal limits', () => {
 
     const res = await postBatch(h, token, events);
     expect(res.status).toBe(202);
-    const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    const summary = await h.workflowResult(res.body.workflow_id);
     expect(summary).toMatchObject({ total_events: 1000, processed: 1000, failed: 0 });
     const rows = await batchRows(h, res.body.batch_id);
     expect(rows.filter((r) => r.status === 'processed')).toHaveLength(1000);
@@ -77,7 +77,7 @@ describe('processEventBatchWorkflow at Temporal limits', () => {
     }));
     const res = await postBatch(h, token, events);
     expect(res.status).toBe(202);
-    const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+    const summary = await h.workflowResult(res.body.workflow_id);
     expect(summary).toMatchObject({ total_events: 12, processed: 12, failed: 0 });
     const history = await historyOf(h, res.body.workflow_id);
     expect(history.bytes).toBeLessThan(64 * 1024);
@@ -117,7 +117,7 @@ describe('processEventBatchWorkflow under faults', () => {
       const res = await postBatch(h, token, events);
       expect(res.status).toBe(202);
       const firstCommit = Date.now();
-      const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+      const summary = await h.workflowResult(res.body.workflow_id);
       expect(summary).toMatchObject({ total_events: 30, processed: 30, failed: 0 });
       expect(calls.normalizeBatchChunk).toBe(4);
       expect(calls.persistBatch).toBe(2);
@@ -147,8 +147,8 @@ describe('processEventBatchWorkflow under faults', () => {
       for (let level = 0; level < 11; level++) deep = { k: deep };
       events[7]!.payload = deep as { i: number };
       const res = await postBatch(h, token, events);
+      const summary = await h.workflowResult(res.body.workflow_id);
       const handle = h.temporal.workflow.getHandle(res.body.workflow_id);
-      const summary = await handle.result();
       expect(summary).toMatchObject({ total_events: 40, processed: 39, failed: 1 });
       // The last run was continued from an earlier one, which handed over within its limit.
       const lastRun = await handle.fetchHistory();

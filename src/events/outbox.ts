@@ -1,0 +1,289 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Orm } from '../db/orm';
+import type { Logger } from '../logger';
+import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
+
+/** A committed event, or batch, whose workflow is to be started. */
+export type OutboxItem =
+  | { kind: 'event'; id: string; userId: string; eventName: string; eventType: string }
+  | { kind: 'batch'; id: string; userId: string };
+
+/** What the API knows of the rows waiting in PostgreSQL, as of the last pass. */
+export interface BacklogStats {
+  /** Events stored but whose workflow has not started (`received`). */
+  unstarted: number;
+  /** Age of the oldest of them, in seconds; 0 when there are none. */
+  oldestAgeSec: number;
+  /** Single-event workflows Temporal holds (`queued` or `processing`). */
+  inFlight: number;
+  /** Workflows this process started per second, smoothed over the last passes. */
+  startRate: number;
+}
+
+export interface OutboxOptions {
+  orm: Orm;
+  workflows: EventWorkflowStarter;
+  logger: Logger;
+  /** How often to sweep for rows no process is starting; 0 leaves sweeping to other processes. */
+  intervalMs: number;
+  /** How long a row may stay `received` before the sweep takes it over. */
+  graceMs: number;
+  /** Most rows one sweep claims. */
+  batchSize: number;
+  /** Single-event workflows Temporal may hold at once. */
+  maxInFlight: number;
+  /** Starts under way at once in this process. */
+  startConcurrency: number;
+  /**
+   * How long a handed-over row counts against `maxInFlight`: the processing budget and some.
+   * A run that was terminated leaves its row `queued` or `processing`; past this it no longer
+   * holds a place.
+   */
+  inFlightHorizonSec: number;
+  /** Told each start that failed, for metrics. */
+  onStartFailed?: (item: OutboxItem) => void;
+}
+
+export interface Outbox {
+  /** Hands a committed row to the starter; never waits and never throws. */
+  offer(item: OutboxItem): void;
+  /** The backlog as of the last pass. */
+  stats(): BacklogStats;
+  /** Stops taking work and waits for the pass under way. */
+  stop(): Promise<void>;
+}
+
+interface ClaimedRow {
+  id: string;
+  user_id: string;
+  event_name: string;
+  event_type: string;
+  batch_id: string | null;
+  workflow_id: string;
+}
+
+/**
+ * Starts the workflows of committed events, off the request path. Every accepted event is first
+ * a `received` row: PostgreSQL is the durable queue. The API offers each row right after its
+ * commit and this loop starts it within milliseconds; rows no process is starting (Temporal was
+ * down, a process died between commit and start, admission held them back) are swept up after
+ * `graceMs`, oldest first. A started workflow's rows become `queued` in one statement per pass.
+ *
+ * Admission: at most `maxInFlight` single-event workflows are in Temporal at once, counted from
+ * the rows, so a burst waits in PostgreSQL rather than in the engine, and each run's budget
+ * starts when it can actually be worked on.
+ *
+ * Starting twice is harmless (the workflow id is the event's), and a row whose start fails is
+ * put back in line behind the others, so one bad row never holds up the rest.
+ */
+export function startOutbox(opts: OutboxOptions): Outbox {
+  const { orm, workflows, logger } = opts;
+  const fresh: { item: OutboxItem; at: number }[] = [];
+  // Offers beyond this wait in PostgreSQL for the sweep, which keeps memory bounded.
+  const maxFresh = Math.max(opts.maxInFlight, opts.batchSize) * 2;
+  let stats: BacklogStats = { unstarted: 0, oldestAgeSec: 0, inFlight: 0, startRate: 0 };
+  let statsAt = 0;
+  let lastSweep = 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let failing = false;
+
+  const db = () => orm.em.getConnection();
+
+  async function refreshStats(): Promise<void> {
+    const [row] = await db().execute<
+      { unstarted: number; oldest_age_sec: number | null; in_flight: number }[]
+    >(
+      `select (select count(*)::int from events where status = 'received') as unstarted,
+              (select extract(epoch from now() - min(created_at))::float8
+                 from events where status = 'received') as oldest_age_sec,
+              (select count(*)::int from events
+                where status in ('queued', 'processing') and batch_id is null
+                  and updated_at > now() - ? * interval '1 second') as in_flight`,
+      [opts.inFlightHorizonSec],
+    );
+    stats = {
+      ...stats,
+      unstarted: row!.unstarted,
+      oldestAgeSec: Math.max(0, row!.oldest_age_sec ?? 0),
+      inFlight: row!.in_flight,
+    };
+    statsAt = Date.now();
+  }
+
+  /** Claims rows nobody started within the grace period, oldest first, for `graceMs`. */
+  async function claimStale(limit: number): Promise<OutboxItem[]> {
+    const rows = await db().execute<ClaimedRow[]>(
+      `update events e set updated_at = now()
+         from (select id from events
+                where status = 'received' and updated_at < now() - ? * interval '1 millisecond'
+                order by created_at limit ? for update skip locked) stale
+        where e.id = stale.id
+        returning e.id, e.user_id, e.event_name, e.event_type, e.batch_id, e.workflow_id`,
+      [opts.graceMs, limit],
+    );
+    const items: OutboxItem[] = [];
+    const batches = new Set<string>();
+    for (const r of rows) {
+      // A batch's event follows its batch's workflow, unless it was reprocessed on its own.
+      if (r.batch_id && r.workflow_id === `batch-${r.batch_id}`) {
+        if (!batches.has(r.batch_id))
+          items.push({ kind: 'batch', id: r.batch_id, userId: r.user_id });
+        batches.add(r.batch_id);
+      } else {
+        items.push({
+          kind: 'event',
+          id: r.id,
+          userId: r.user_id,
+          eventName: r.event_name,
+          eventType: r.event_type,
+        });
+      }
+    }
+    return items;
+  }
+
+  /** Starts the items, `startConcurrency` at a time; returns those Temporal now holds. */
+  async function startAll(items: OutboxItem[]): Promise<OutboxItem[]> {
+    const started: OutboxItem[] = [];
+    let next = 0;
+    const runner = async () => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        try {
+          if (item.kind === 'event') await workflows.startEvent(item);
+          else await workflows.startBatch(item);
+          started.push(item);
+        } catch (err) {
+          opts.onStartFailed?.(item);
+          if (!failing)
+            logger.warn({ err, [`${item.kind}_id`]: item.id }, 'workflow start failed; will retry');
+          failing = true;
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(opts.startConcurrency, items.length) }, runner),
+    );
+    return started;
+  }
+
+  async function markQueued(started: OutboxItem[]): Promise<void> {
+    const events = started.filter((i) => i.kind === 'event').map((i) => i.id);
+    const batches = started.filter((i) => i.kind === 'batch').map((i) => i.id);
+    // Guarded: a fast worker may have moved the row on already.
+    if (events.length > 0) {
+      await db().execute(
+        `update events set status = 'queued', updated_at = now()
+          where id = any(?::uuid[]) and status = 'received'`,
+        [`{${events.join(',')}}`],
+      );
+    }
+    if (batches.length > 0) {
+      await db().execute(
+        `update events set status = 'queued', updated_at = now()
+          where batch_id = any(?::uuid[]) and workflow_id = 'batch-' || batch_id
+            and status = 'received'`,
+        [`{${batches.join(',')}}`],
+      );
+    }
+  }
+
+  /** One round: what admission allows, fresh offers first, then rows left behind. */
+  async function pass(): Promise<boolean> {
+    const now = Date.now();
+    if (now - statsAt >= 50) await refreshStats();
+    let capacity = opts.maxInFlight - stats.inFlight;
+    const items: OutboxItem[] = [];
+    while (fresh.length > 0 && items.length < opts.batchSize) {
+      const { item, at } = fresh[0]!;
+      // Left too long behind admission: the sweep takes it, in arrival order.
+      if (now - at > opts.graceMs / 2) {
+        fresh.shift();
+        continue;
+      }
+      if (item.kind === 'event') {
+        if (capacity <= 0) break;
+        capacity--;
+      }
+      items.push(fresh.shift()!.item);
+    }
+    const sweepDue = opts.intervalMs > 0 && now - lastSweep >= opts.intervalMs;
+    if (sweepDue && capacity > 0 && items.length < opts.batchSize) {
+      lastSweep = now;
+      items.push(...(await claimStale(Math.min(capacity, opts.batchSize - items.length))));
+    }
+    if (items.length === 0) return false;
+    const t0 = Date.now();
+    const started = await startAll(items);
+    await markQueued(started);
+    if (started.length > 0 && failing) {
+      logger.info('workflow starts succeed again');
+      failing = false;
+    }
+    const perSec = (started.length * 1000) / Math.max(1, Date.now() - t0);
+    stats = { ...stats, startRate: stats.startRate * 0.8 + perSec * 0.2 };
+    stats.inFlight += started.filter((i) => i.kind === 'event').length;
+    // Nothing went through: wait for the next sweep rather than spin against an outage.
+    return started.length > 0;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      let progressed = false;
+      try {
+        progressed = await pass();
+      } catch (err) {
+        if (!failing) logger.warn({ err }, 'outbox pass failed; retrying');
+        failing = true;
+      }
+      if (stopped) break;
+      if (progressed && fresh.length > 0) continue;
+      // Sleep until an offer arrives or the next sweep or stats refresh is due.
+      const idleMs = opts.intervalMs > 0 ? opts.intervalMs : 1000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, fresh.length > 0 ? Math.min(idleMs, 50) : idleMs);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  })();
+
+  return {
+    offer(item) {
+      if (stopped) return;
+      if (fresh.length < maxFresh) fresh.push({ item, at: Date.now() });
+      wake?.();
+    },
+    stats: () => stats,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+/** The outbox as the API process runs it, configured by OUTBOX_*. */
+export function startConfiguredOutbox(deps: {
+  config: Config;
+  orm: Orm;
+  temporal: Client;
+  logger: Logger;
+  onStartFailed?: (item: OutboxItem) => void;
+}): Outbox {
+  const { config, orm, temporal, logger, onStartFailed } = deps;
+  return startOutbox({
+    orm,
+    logger,
+    workflows: createEventWorkflowStarter(temporal, config),
+    onStartFailed,
+    ...config.outbox,
+    inFlightHorizonSec: config.processing.processingTimeoutSec + 60,
+  });
+}
