@@ -81,7 +81,7 @@ export async function prepareRunbookScenario(
   outage.start();
   const outageEvents = await Promise.all([
     post('purchase', 'commerce'),
-    post('purchase', 'commerce'),
+    startWithActivityTasks(stack, user.id, 'purchase', 'commerce'),
     post('checkout', 'commerce'),
     post('checkout', 'commerce'),
   ]);
@@ -119,6 +119,24 @@ export async function prepareRunbookScenario(
     stuck,
     historyEventId: await findValidateStep(stack, o2),
   };
+}
+
+/**
+ * An event whose steps run as activity tasks (EVENT_LOCAL_ACTIVITIES=false), each with its own
+ * place in history: the runbook's reset to a step is for such runs.
+ */
+async function startWithActivityTasks(
+  stack: LiveStack,
+  userId: string,
+  eventName: string,
+  eventType: string,
+): Promise<EventRef> {
+  const event = await insertEvent(stack, userId, eventName, eventType, {});
+  await createEventWorkflowStarter(stack.temporal, {
+    ...stack.config,
+    processing: { ...stack.config.processing, localActivities: false },
+  }).startEvent({ id: event.eventId, userId, eventName, eventType });
+  return event;
 }
 
 /** A row written by another producer, bypassing the API's schema (as an older API could). */
