@@ -112,6 +112,13 @@ const SCENARIOS: Scenario[] = [
     start: (ctx) => acceptEvent(ctx, { page: '/home', duration: 45 }),
   },
   {
+    name: 'processed-activity-tasks',
+    workflowType: 'processEventWorkflow',
+    outcome: 'success',
+    env: { EVENT_LOCAL_ACTIVITIES: 'false' },
+    start: (ctx) => acceptEvent(ctx, { page: '/home', duration: 45 }),
+  },
+  {
     name: 'validation-error',
     workflowType: 'processEventWorkflow',
     outcome: 'validation_error',

@@ -24,6 +24,12 @@ const REQUIRED = [
   'processEventWorkflow.processed.json',
   'processEventWorkflow.validation-error.json',
   'processEventWorkflow.retries-exhausted.json',
+  // Revision 2 of the event chain, as local activities (the default) and as activity tasks.
+  'processEventWorkflow.processed.revision2-local.json',
+  'processEventWorkflow.validation-error.revision2-local.json',
+  'processEventWorkflow.retries-exhausted.revision2-local.json',
+  'processEventWorkflow.timed-out.revision2-local.json',
+  'processEventWorkflow.processed-activity-tasks.revision2.json',
   'processEventBatchWorkflow.with-failures.json',
   'processEventBatchWorkflow.continued-as-new.json',
   'processEventBatchWorkflow.batch-retries-exhausted.json',
