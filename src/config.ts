@@ -77,6 +77,12 @@ const envSchema = z.object({
 
   WORKER_MAX_CONCURRENT_ACTIVITIES: intFrom(1, 10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intFrom(1, 10_000).default(100),
+  /**
+   * Workflows a worker keeps in memory between their tasks. The SDK's default sizes the cache
+   * from the heap limit (thousands on a large machine), which lets RSS grow far past what short
+   * event workflows need; past the cache a workflow is replayed from history on its next task.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: intFrom(0, 100_000).default(250),
   SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
 
   /** Serve `GET /metrics` on the API port; turn off where that port is public. */
@@ -122,7 +128,11 @@ export interface Config {
     startConcurrency: number;
   };
   admission: { maxBacklog: number };
-  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
+  worker: {
+    maxConcurrentActivities: number;
+    maxConcurrentWorkflowTasks: number;
+    maxCachedWorkflows: number;
+  };
   shutdownGraceMs: number;
   metrics: MetricsConfig;
 }
@@ -208,6 +218,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     metrics: {

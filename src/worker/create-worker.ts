@@ -34,6 +34,7 @@ export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> 
     activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
     shutdownGraceTime: config.shutdownGraceMs,
     ...(deps.metrics && {
       interceptors: {

@@ -1,0 +1,284 @@
+import { parseArgs } from 'node:util';
+import { eventInput } from '../../bench/payloads';
+import { parseOptions } from '../../bench/options';
+import { ProcessSampler } from '../../bench/process-sampler';
+import { startStack, type Stack } from '../../bench/stack';
+import { percentile } from '../../bench/stats';
+
+/**
+ * `npm run test:overload`: a sustained arrival rate of about three times what the stack
+ * processes, then the drain. Measures the processing rate first (closed loop, 64 clients), then
+ * sends events open loop at `--factor` times that rate for `--seconds`, and waits until every
+ * accepted event is done. It checks what a burst must not do:
+ *
+ * - lose or fail anything: every accepted event ends `processed`, each taken up by one run;
+ * - slow the answer: accept p99 under 50 ms while the backlog grows;
+ * - flood the engine: the workflows running in Temporal stay within OUTBOX_MAX_IN_FLIGHT;
+ * - grow memory without bound: peak RSS of the API, worker and Temporal server under a bound;
+ * - drain slower than the stack processes: the backlog drains at >= 70% of the measured rate.
+ *
+ * The budget is short (EVENT_PROCESSING_TIMEOUT=30, far below the drain time), so an event
+ * whose budget counted time spent waiting would fail. `--env K=V` changes the service's
+ * settings, e.g. `--env OUTBOX_MAX_IN_FLIGHT=1000000` turns admission off, and the test fails.
+ * Exit code 0 when every check passed, 1 otherwise.
+ */
+
+const ACCEPT_P99_LIMIT_MS = 50;
+const RSS_LIMIT_MB: Record<string, number> = {
+  api: 300,
+  worker: 400,
+  'temporal dev server': 800,
+};
+const MAX_IN_FLIGHT = 200;
+const MAX_OPEN_REQUESTS = 256;
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const log = (m: string) => console.log(`[overload] ${m}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      factor: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '120' },
+      env: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const factor = Number(values.factor);
+  const seconds = Number(values.seconds);
+  const benchOptions = parseOptions([
+    '--database-name',
+    `ei_overload_${process.pid}`,
+    '--env',
+    'EVENT_PROCESSING_TIMEOUT=30',
+    '--env',
+    `OUTBOX_MAX_IN_FLIGHT=${MAX_IN_FLIGHT}`,
+    ...values.env.flatMap((e) => ['--env', e]),
+  ]);
+  const maxInFlight = Number(benchOptions.serviceEnv.OUTBOX_MAX_IN_FLIGHT);
+
+  log('starting Temporal, PostgreSQL, API and worker');
+  const stack = await startStack(benchOptions, false, log);
+  const sampler = new ProcessSampler({
+    ...Object.fromEntries(stack.children.map((c) => [c.name, c.pid])),
+    'temporal dev server': stack.temporalPid,
+  });
+  try {
+    const user = await stack.newUser();
+    sampler.setPhase('calibration');
+    const rate = await measureRate(stack, user.token, user.id);
+    log(`processing rate: ${rate.toFixed(1)} events/s`);
+
+    sampler.setPhase('overload');
+    const arrival = rate * factor;
+    log(`sending ${arrival.toFixed(0)} events/s for ${seconds} s`);
+    const burstUser = await stack.newUser();
+    const watch = watchEngine(stack);
+    const sent = await openLoop(stack, burstUser.token, arrival, seconds * 1000);
+    const peakRunning = await watch.stop();
+    const backlogAtEnd = await count(stack, burstUser.id, `status <> 'processed'`);
+    log(
+      `accepted ${sent.accepted.length}, refused ${sent.refused} (503), backlog ${backlogAtEnd}, peak running workflows ${peakRunning}`,
+    );
+
+    sampler.setPhase('drain');
+    const drainStart = Date.now();
+    const doneAtStart = await count(stack, burstUser.id, `status in ('processed', 'failed')`);
+    const drainTimeoutMs = Math.max(120_000, ((backlogAtEnd / rate) * 3 + 60) * 1000);
+    await waitUntil(
+      async () =>
+        (await count(stack, burstUser.id, `status in ('processed', 'failed')`)) >=
+        sent.accepted.length,
+      drainTimeoutMs,
+      stack,
+    );
+    const drainSec = (Date.now() - drainStart) / 1000;
+    const drainRate = (sent.accepted.length - doneAtStart) / drainSec;
+    log(`drained ${sent.accepted.length - doneAtStart} events in ${drainSec.toFixed(1)} s`);
+
+    const usage = sampler.stop();
+    const { rows } = await stack.pg.query<{ status: string; n: number; twice: number }>(
+      `select status, count(*)::int as n, count(*) filter (where attempts > 1)::int as twice
+         from events where user_id = $1 group by status`,
+      [burstUser.id],
+    );
+    const by = Object.fromEntries(rows.map((r) => [r.status, r]));
+    const stored = rows.reduce((n, r) => n + r.n, 0);
+    const acceptP99 = percentile(
+      sent.accepted.map((a) => a.latencyMs),
+      0.99,
+    );
+    const checks: Check[] = [
+      {
+        name: 'every accepted event stored, none extra',
+        ok: stored === sent.accepted.length,
+        detail: `${stored} rows for ${sent.accepted.length} accepted`,
+      },
+      {
+        name: 'every accepted event processed',
+        ok: (by.processed?.n ?? 0) === sent.accepted.length,
+        detail: JSON.stringify(Object.fromEntries(rows.map((r) => [r.status, r.n]))),
+      },
+      {
+        name: 'each taken up by one run',
+        ok: rows.every((r) => r.twice === 0),
+        detail: `${rows.reduce((n, r) => n + r.twice, 0)} taken up more than once`,
+      },
+      {
+        name: `accept p99 under ${ACCEPT_P99_LIMIT_MS} ms during the overload`,
+        ok: acceptP99 < ACCEPT_P99_LIMIT_MS,
+        detail: `p50 ${percentile(
+          sent.accepted.map((a) => a.latencyMs),
+          0.5,
+        ).toFixed(1)} ms, p99 ${acceptP99.toFixed(1)} ms`,
+      },
+      {
+        name: 'workflows running in Temporal within OUTBOX_MAX_IN_FLIGHT',
+        // The outbox counts from rows refreshed every 50 ms; a pass may overshoot by what it starts.
+        ok: peakRunning <= maxInFlight + Math.max(20, maxInFlight * 0.25),
+        detail: `peak ${peakRunning}, bound ${maxInFlight}`,
+      },
+      ...Object.entries(RSS_LIMIT_MB).map(([name, limit]) => ({
+        name: `peak RSS of ${name} under ${limit} MB`,
+        ok: (usage[name]?.peakRssMb ?? Infinity) < limit,
+        detail: `${usage[name]?.peakRssMb.toFixed(0)} MB`,
+      })),
+      {
+        name: 'the backlog drains at the processing rate',
+        ok: drainRate >= rate * 0.7,
+        detail: `${drainRate.toFixed(1)} events/s against ${rate.toFixed(1)} measured`,
+      },
+    ];
+    for (const c of checks) console.log(`${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+    const failed = checks.filter((c) => !c.ok).length;
+    console.log(`overload: ${checks.length - failed} passed, ${failed} failed`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** Events per second from the first POST to the last processed row, 64 clients. */
+async function measureRate(stack: Stack, token: string, userId: string): Promise<number> {
+  const events = 400;
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < events) {
+        const i = next++;
+        const res = await post(stack, token, i);
+        if (res.status !== 202) throw new Error(`calibration: POST answered ${res.status}`);
+      }
+    }),
+  );
+  await waitUntil(
+    async () => (await count(stack, userId, `status = 'processed'`)) >= events,
+    300_000,
+    stack,
+  );
+  const { rows } = await stack.pg.query<{ last: Date }>(
+    `select max(processed_at) as last from events where user_id = $1`,
+    [userId],
+  );
+  return (events * 1000) / (rows[0]!.last.getTime() - started);
+}
+
+/** Sends at `perSec` regardless of answers (open loop), at most MAX_OPEN_REQUESTS at once. */
+async function openLoop(stack: Stack, token: string, perSec: number, durationMs: number) {
+  const accepted: { id: string; latencyMs: number }[] = [];
+  let refused = 0;
+  let open = 0;
+  let dropped = 0;
+  const pending: Promise<void>[] = [];
+  const start = Date.now();
+  for (let i = 0; ; i++) {
+    const due = start + (i * 1000) / perSec;
+    if (due - start >= durationMs) break;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    if (open >= MAX_OPEN_REQUESTS) {
+      dropped++;
+      continue;
+    }
+    open++;
+    const sentAt = performance.now();
+    pending.push(
+      post(stack, token, i).then((res) => {
+        open--;
+        if (res.status === 202)
+          accepted.push({ id: res.id!, latencyMs: performance.now() - sentAt });
+        else if (res.status === 503) refused++;
+        else throw new Error(`POST answered ${res.status}`);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  if (dropped > 0) log(`the client could not keep up: ${dropped} sends skipped`);
+  return { accepted, refused };
+}
+
+async function post(
+  stack: Stack,
+  token: string,
+  i: number,
+): Promise<{ status: number; id?: string }> {
+  const res = await fetch(`${stack.apiOrigin}/api/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(eventInput(i)),
+  });
+  const body = (await res.json()) as { event_id?: string };
+  return { status: res.status, id: body.event_id };
+}
+
+/** Samples the number of running workflows on the service's task queue every second. */
+function watchEngine(stack: Stack) {
+  let peak = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { count: running } = await stack.temporal.workflow.count(
+        `TaskQueue="${stack.taskQueue}" AND ExecutionStatus="Running"`,
+      );
+      peak = Math.max(peak, running);
+      await sleep(1000);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return peak;
+    },
+  };
+}
+
+async function count(stack: Stack, userId: string, where: string): Promise<number> {
+  const { rows } = await stack.pg.query<{ n: number }>(
+    `select count(*)::int as n from events where user_id = $1 and ${where}`,
+    [userId],
+  );
+  return rows[0]!.n;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stack: Stack) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await Promise.race([check(), stack.failure]))) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
