@@ -1,3 +1,4 @@
+import { bundleWorkflows } from '../scripts/bundle-workflows';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,8 @@ export async function startStack(
   };
   try {
     const executable = await ensureTemporalCli(log);
+    // Built ahead of time, as a production image does, so the worker's memory is its own.
+    const workflowBundle = path.join(dir, 'workflow-bundle.js');
     const [server, database] = await Promise.all([
       findFreePort().then((port) =>
         startTemporalDevServer({
@@ -69,6 +72,7 @@ export async function startStack(
         }),
       ),
       createScratchDatabase(opts.databaseAdminUrl, opts.databaseName),
+      bundleWorkflows(workflowBundle),
     ]);
     cleanups.push(() => server.stop());
     if (!opts.keepDatabase) cleanups.push(() => database.drop());
@@ -93,6 +97,7 @@ export async function startStack(
       TEMPORAL_TASK_QUEUE: taskQueue,
       API_HOST: '127.0.0.1',
       API_PORT: String(apiPort),
+      WORKFLOW_BUNDLE_PATH: workflowBundle,
       ...opts.serviceEnv,
     };
     const nodeFlags = [...opts.nodeFlags];

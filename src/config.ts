@@ -83,6 +83,11 @@ const envSchema = z.object({
    * event workflows need; past the cache a workflow is replayed from history on its next task.
    */
   WORKER_MAX_CACHED_WORKFLOWS: intFrom(0, 100_000).default(250),
+  /**
+   * A workflow bundle built ahead of time (`npm run build:workflows`). Unset, the worker bundles
+   * the workflows at start, which costs seconds and a few hundred MB of memory it never returns.
+   */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
 
   /** Serve `GET /metrics` on the API port; turn off where that port is public. */
@@ -132,6 +137,7 @@ export interface Config {
     maxConcurrentActivities: number;
     maxConcurrentWorkflowTasks: number;
     maxCachedWorkflows: number;
+    workflowBundlePath: string | undefined;
   };
   shutdownGraceMs: number;
   metrics: MetricsConfig;
@@ -219,6 +225,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     metrics: {

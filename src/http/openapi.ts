@@ -248,7 +248,10 @@ export const registerEventRoutes =
         },
       },
       responses: {
-        202: jsonResponse('Stored; its workflow starts right after the answer', acceptedBatchSchema),
+        202: jsonResponse(
+          'Stored; its workflow starts right after the answer',
+          acceptedBatchSchema,
+        ),
         ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
     });

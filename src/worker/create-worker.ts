@@ -12,7 +12,7 @@ export interface EventWorkerDeps {
   orm: Orm;
   logger: Logger;
   connection: NativeConnection;
-  /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
+  /** A prebuilt bundle (tests share one); otherwise WORKFLOW_BUNDLE_PATH's, or bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Replaces activities, for fault injection in tests. */
   wrapActivities?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
@@ -28,9 +28,7 @@ export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> 
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(deps.workflowBundle
-      ? { workflowBundle: deps.workflowBundle }
-      : { workflowsPath: require.resolve('../../workflows') }),
+    ...workflowCode(deps.workflowBundle, config.worker.workflowBundlePath),
     activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
@@ -57,4 +55,13 @@ export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> 
       },
     }),
   });
+}
+
+function workflowCode(
+  bundle: WorkerOptions['workflowBundle'],
+  bundlePath: string | undefined,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
+  return { workflowsPath: require.resolve('../../workflows') };
 }
