@@ -13,6 +13,7 @@ import {
   idempotencyKey,
   listEventsQuerySchema,
 } from '../events/event.schemas';
+import { registerTrackingRoutes } from '../tracking/tracking.openapi';
 import type { AppState } from './state';
 
 /*
@@ -351,6 +352,7 @@ export function apiRouteGroups(options: {
   return [
     registerHealthRoutes,
     registerEventRoutes(options.batchMaxEvents),
+    registerTrackingRoutes,
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),
   ];
