@@ -5,9 +5,11 @@ import { InvalidJsonError, UnsupportedMediaTypeError } from '../errors';
 import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-errors';
 
 /**
- * Reads a tracking request's JSON body into `ctx.request.body`, as analytics SDKs send it:
- * `application/json`, or `text/plain` (browsers use it to avoid a CORS preflight), plain or
- * compressed (`Content-Encoding: gzip` or `deflate`; RudderStack gzips by default).
+ * Reads a tracking request's JSON body into `ctx.request.body`, as analytics SDKs send it,
+ * plain or compressed (`Content-Encoding: gzip` or `deflate`; RudderStack gzips by default).
+ * The body is JSON whatever `Content-Type` says, as with Segment: browsers send `text/plain`
+ * to avoid a CORS preflight, and RudderStack's gzipped bodies go out as
+ * `application/x-www-form-urlencoded`.
  *
  * `limit` bounds the body after decompression. Decompression streams and stops as soon as the
  * limit is passed, so a small gzip bomb costs at most `limit` bytes of memory, never its full
@@ -15,11 +17,6 @@ import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-erro
  */
 export function trackingBody(limit: number): Middleware {
   return async (ctx, next) => {
-    if (ctx.get('content-type') && !ctx.is('application/json', 'text/plain')) {
-      throw new UnsupportedMediaTypeError(
-        `Content-Type must be application/json or text/plain, got ${ctx.get('content-type')}`,
-      );
-    }
     const encoding = ctx.get('content-encoding').trim().toLowerCase() || 'identity';
     if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
       throw new UnsupportedMediaTypeError(

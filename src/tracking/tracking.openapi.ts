@@ -54,8 +54,8 @@ const successSchema = z.strictObject({ success: z.literal(true) });
 const body = (schema: z.ZodType) => ({
   required: true,
   description:
-    'JSON, as application/json or text/plain; Content-Encoding gzip or deflate allowed. The ' +
-    'limit applies after decompression.',
+    'JSON whatever the Content-Type (browsers send text/plain); Content-Encoding gzip or ' +
+    'deflate allowed. The limit applies after decompression.',
   content: { 'application/json': { schema }, 'text/plain': { schema } },
 });
 
@@ -63,7 +63,11 @@ const body = (schema: z.ZodType) => ({
 function responses() {
   return {
     200: jsonResponse('Accepted; the messages are stored and processing started', successSchema),
-    ...errorResponses(401, 415, 429, 500),
+    ...errorResponses(401, 429, 500),
+    415: {
+      ...errorResponses(415)[415]!,
+      description: 'unsupported_media_type: a Content-Encoding other than gzip or deflate',
+    },
     400: {
       ...errorResponses(400)[400]!,
       description:
