@@ -76,6 +76,3 @@ export const batchEnvelopeSchema = z.looseObject({
   sentAt: isoDateTime.optional(),
   writeKey: z.string().optional(),
 });
-
-/** The body of the single-message routes: one message, its type given by the route. */
-export const singleEnvelopeSchema = z.looseObject({});
