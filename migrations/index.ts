@@ -4,6 +4,7 @@ import { Migration20261128000002_batches_and_event_time } from './Migration20261
 import { Migration20261128000003_idempotency_and_outbox } from './Migration20261128000003_idempotency_and_outbox';
 import { Migration20261128000004_attempts_and_listing } from './Migration20261128000004_attempts_and_listing';
 import { Migration20261202000001_queued_status } from './Migration20261202000001_queued_status';
+import { Migration20261202000005_event_subject_ids } from './Migration20261202000005_event_subject_ids';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -24,4 +25,8 @@ export const migrationsList: MigrationObject[] = [
     class: Migration20261128000004_attempts_and_listing,
   },
   { name: 'Migration20261202000001_queued_status', class: Migration20261202000001_queued_status },
+  {
+    name: 'Migration20261202000005_event_subject_ids',
+    class: Migration20261202000005_event_subject_ids,
+  },
 ];

@@ -20,6 +20,10 @@ import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/open
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
 import type { Outbox } from './events/outbox';
+import { browserSettingsRoutes } from './tracking/browser-settings.routes';
+import { trackingCors } from './tracking/tracking-cors';
+import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
+import { createTrackingService } from './tracking/tracking.service';
 
 export interface AppDeps {
   config: Config;
@@ -77,6 +81,17 @@ export function createApp({
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
   const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });
   for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  // The Segment-compatible tracking API, for analytics SDKs (see src/tracking).
+  app.use(trackingCors(`${TRACKING_PREFIX}/`));
+  const tracking = createTrackingService({ events, batchMaxEvents: config.api.batchMaxEvents });
+  for (const router of [
+    trackingRoutes({ tracking, limits: config.api, rateLimit, logger }),
+    browserSettingsRoutes(),
+  ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -10,6 +10,17 @@ export interface RequestTimes {
   sentAt?: Date;
 }
 
+/**
+ * What only some senders set, beside `EventInput`: the tracking API (`src/tracking`) names who
+ * an event is about, and may carry a send time per event rather than per request.
+ */
+export interface EventExtras {
+  subject_user_id?: string;
+  anonymous_id?: string;
+  /** This event's own `sent_at`; wins over the request's. */
+  sent_at?: Date;
+}
+
 /** The row inserted for one accepted event, in entity property names. */
 export interface NewEventRow {
   id: string;
@@ -22,6 +33,8 @@ export interface NewEventRow {
   workflowId: string;
   batch: string | null;
   idempotencyKey: string | null;
+  subjectUserId: string | null;
+  anonymousId: string | null;
   clientTimestamp: Date | null;
   sentAt: Date | null;
   receivedAt: Date;
@@ -33,10 +46,11 @@ export interface NewEventRow {
 /** The row to insert for one accepted event (id made here: see `uuidv7`). */
 export function newEventRow(
   userId: string,
-  input: EventInput,
-  times: RequestTimes,
+  input: EventInput & EventExtras,
+  requestTimes: RequestTimes,
   batchId: string | null = null,
 ): NewEventRow {
+  const times = { ...requestTimes, sentAt: input.sent_at ?? requestTimes.sentAt };
   const id = uuidv7(times.receivedAt.getTime());
   return {
     id,
@@ -49,6 +63,8 @@ export function newEventRow(
     workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
+    subjectUserId: input.subject_user_id ?? null,
+    anonymousId: input.anonymous_id ?? null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

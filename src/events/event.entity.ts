@@ -30,6 +30,10 @@ export const EventSchema = defineEntity({
     batch: p.manyToOne(BatchSchema).ref().nullable(),
     /** Client-chosen; per user it names at most one event, forever. */
     idempotencyKey: p.string().length(255).nullable(),
+    /** Who the event is about by the sender's id for them (an analytics SDK's `userId`). */
+    subjectUserId: p.string().length(255).nullable(),
+    /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
+    anonymousId: p.string().length(255).nullable(),
     /** When the event happened, by the client's clock (`timestamp` in the API). */
     clientTimestamp: p.datetime().columnType('timestamptz').nullable(),
     /** The client's clock when it sent the request. */

@@ -108,6 +108,10 @@ export const listEventsQuerySchema = z.strictObject({
   status: z.enum(EVENT_STATUSES).optional(),
   event_name: name.optional(),
   event_type: name.optional(),
+  /** Events about this person, by the sender's id for them (an analytics SDK's `userId`). */
+  subject_user_id: z.string().min(1).max(255).optional(),
+  /** Events about this anonymous visitor (an analytics SDK's `anonymousId`). */
+  anonymous_id: z.string().min(1).max(255).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z
     .string()

@@ -168,6 +168,8 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
       if (query.status) where.status = query.status;
       if (query.event_name) where.eventName = query.event_name;
       if (query.event_type) where.eventType = query.event_type;
+      if (query.subject_user_id) where.subjectUserId = query.subject_user_id;
+      if (query.anonymous_id) where.anonymousId = query.anonymous_id;
       if (query.cursor) where.id = { $lt: query.cursor };
       const rows = await em.find(EventSchema, where, {
         orderBy: { id: 'desc' },

@@ -19,6 +19,10 @@ export interface EventView {
   last_error: string | null;
   workflow_id: string;
   batch_id: string | null;
+  /** Who the event is about, by the sender's id (an analytics SDK's `userId`). */
+  subject_user_id: string | null;
+  /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
+  anonymous_id: string | null;
   /** When it happened by the client's clock, as sent. */
   timestamp: string | null;
   sent_at: string | null;
@@ -49,6 +53,8 @@ export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): Event
     last_error: e.lastError ?? null,
     workflow_id: e.workflowId,
     batch_id: e.batch?.id ?? null,
+    subject_user_id: e.subjectUserId ?? null,
+    anonymous_id: e.anonymousId ?? null,
     timestamp: e.clientTimestamp?.toISOString() ?? null,
     sent_at: e.sentAt?.toISOString() ?? null,
     received_at: e.receivedAt.toISOString(),

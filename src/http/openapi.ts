@@ -13,6 +13,7 @@ import {
   idempotencyKey,
   listEventsQuerySchema,
 } from '../events/event.schemas';
+import { registerTrackingRoutes } from '../tracking/tracking.openapi';
 import type { AppState } from './state';
 
 /*
@@ -77,6 +78,13 @@ export const eventViewSchema = z
       .meta({ description: "The latest failure's error, kept after a later success" }),
     workflow_id: z.string(),
     batch_id: z.uuid().nullable(),
+    subject_user_id: z.string().nullable().meta({
+      description: "Who the event is about: an analytics SDK's userId (see the tracking API)",
+    }),
+    anonymous_id: z
+      .string()
+      .nullable()
+      .meta({ description: "Who the event is about before they are known: an SDK's anonymousId" }),
     timestamp: z.iso
       .datetime()
       .nullable()
@@ -356,6 +364,7 @@ export function apiRouteGroups(options: {
   return [
     registerHealthRoutes,
     registerEventRoutes(options.batchMaxEvents),
+    registerTrackingRoutes,
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),
   ];

@@ -79,6 +79,9 @@ describe('GET /openapi.json', () => {
         'GET /api/v1/events/{id}',
         'GET /api/v1/batches/{id}',
         'GET /metrics',
+        'POST /v1/batch',
+        'POST /v1/track',
+        'GET /v1/projects/{writeKey}/settings',
       ]),
     );
     expect(documentedRoutes(doc)).toEqual(served);

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { BEARER_AUTH, errorResponses, jsonResponse, type RouteGroup } from '../http/openapi';
+import { MESSAGE_TYPES, type MessageType } from './message.schemas';
+import { BATCH_PATHS, SINGLE_PATHS, TRACKING_PREFIX } from './tracking.routes';
+
+/*
+ * The tracking API in the OpenAPI document. The wire format is Segment's, so the schemas here
+ * describe it for readers; the routes check messages with `message.schemas.ts`, whose
+ * transforms do not translate to OpenAPI.
+ */
+
+const WRITE_KEY_AUTH = 'writeKeyBasic';
+
+/** A write key is accepted in three places; `{}` stands for the body's `writeKey`. */
+const security: Record<string, string[]>[] = [{ [WRITE_KEY_AUTH]: [] }, { [BEARER_AUTH]: [] }, {}];
+
+const id = z.union([z.string(), z.number()]);
+const dateTime = z.string().meta({ example: '2026-12-02T10:30:00.000Z' });
+
+const messageFields = {
+  messageId: z.string().optional().meta({
+    description: 'Idempotency key: a repeated messageId stores nothing new',
+  }),
+  userId: id.optional().meta({ description: "Stored as the event's subject_user_id" }),
+  anonymousId: id.optional().meta({ description: "Stored as the event's anonymous_id" }),
+  timestamp: dateTime.optional().meta({ description: "When it happened, by the client's clock" }),
+  originalTimestamp: dateTime.optional().meta({ description: 'Taken when timestamp is absent' }),
+  sentAt: dateTime.optional().meta({ description: 'Corrects timestamp for clock skew' }),
+  event: z.string().optional().meta({ description: "A track's event name: required for track" }),
+  name: z.string().optional().meta({ description: "A page's or screen's name" }),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  traits: z.record(z.string(), z.unknown()).optional(),
+  context: z.record(z.string(), z.unknown()).optional(),
+  groupId: id.optional().meta({ description: 'Required for group' }),
+  previousId: id.optional().meta({ description: 'Required for alias' }),
+  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
+};
+
+const messageSchema = z.looseObject({ type: z.enum(MESSAGE_TYPES), ...messageFields }).meta({
+  description:
+    'One message of the Segment spec; every message needs a userId or an anonymousId. ' +
+    'A message breaking the spec is stored failed with the reason; its request still succeeds.',
+});
+
+const batchSchema = z.looseObject({
+  batch: z.array(messageSchema),
+  sentAt: dateTime.optional().meta({ description: 'Corrects every timestamp for clock skew' }),
+  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
+});
+
+const successSchema = z.strictObject({ success: z.literal(true) });
+
+/** Tracking bodies: JSON, sent as text/plain by browsers, optionally compressed. */
+const body = (schema: z.ZodType) => ({
+  required: true,
+  description:
+    'JSON whatever the Content-Type (browsers send text/plain); Content-Encoding gzip or ' +
+    'deflate allowed. The limit applies after decompression.',
+  content: { 'application/json': { schema }, 'text/plain': { schema } },
+});
+
+/** Built on use: `http/openapi.ts` imports this module, so its exports are not ready at load. */
+function responses() {
+  return {
+    200: jsonResponse('Accepted; the messages are stored and processing started', successSchema),
+    ...errorResponses(401, 429, 500),
+    415: {
+      ...errorResponses(415)[415]!,
+      description: 'unsupported_media_type: a Content-Encoding other than gzip or deflate',
+    },
+    400: {
+      ...errorResponses(400)[400]!,
+      description:
+        'invalid_json, invalid_request or payload_too_large: nothing stored; SDKs do not retry a 400',
+    },
+  };
+}
+
+/** `/v1/*` (see `tracking/tracking.routes.ts`, `browser-settings.routes.ts`). */
+export const registerTrackingRoutes: RouteGroup = (registry) => {
+  registry.registerComponent('securitySchemes', WRITE_KEY_AUTH, {
+    type: 'http',
+    scheme: 'basic',
+    description: 'The API token as the user name, with an empty password, as analytics SDKs send',
+  });
+  for (const path of BATCH_PATHS) {
+    registry.registerPath({
+      method: 'post',
+      path: `${TRACKING_PREFIX}${path}`,
+      tags: ['tracking'],
+      summary: `Segment-compatible batch (${path === '/b' ? 'analytics.js' : 'server SDKs'})`,
+      description:
+        'Accepts a batch of messages as one batch of events, processed by the batch workflow.',
+      security,
+      request: { body: body(batchSchema) },
+      responses: responses(),
+    });
+  }
+  for (const [type, paths] of Object.entries(SINGLE_PATHS) as [MessageType, string[]][]) {
+    for (const path of paths) {
+      registry.registerPath({
+        method: 'post',
+        path: `${TRACKING_PREFIX}${path}`,
+        tags: ['tracking'],
+        summary: `Segment-compatible ${type} call`,
+        description: `One message; its type is ${type} whatever the body says.`,
+        security,
+        request: {
+          body: body(z.looseObject({ type: z.literal(type).optional(), ...messageFields })),
+        },
+        responses: responses(),
+      });
+    }
+  }
+  registry.registerPath({
+    method: 'get',
+    path: `${TRACKING_PREFIX}/projects/{writeKey}/settings`,
+    tags: ['tracking'],
+    summary: 'Settings analytics.js loads from its cdnURL, pointing it back at this service',
+    request: { params: z.object({ writeKey: z.string() }) },
+    responses: {
+      200: jsonResponse(
+        'Settings with only the Segment.io destination, its apiHost this service',
+        z.record(z.string(), z.unknown()),
+      ),
+      ...errorResponses(404, 500),
+    },
+  });
+};

@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import { gzipSync, deflateSync } from 'node:zlib';
+import { Harness } from '../support/harness';
+import { basicAuth, waitForFinishedEvents } from '../support/tracking';
+
+/** The tracking API over raw HTTP, as an SDK or a browser would call it. */
+let h: Harness;
+let alice: { id: string; token: string };
+
+beforeAll(async () => {
+  h = await Harness.start({
+    env: { EVENT_MAX_BODY_BYTES: '65536', BATCH_MAX_BODY_BYTES: '1048576' },
+  });
+  alice = await h.createUser();
+});
+afterAll(() => h.close());
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${h.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+  }).then(async (res) => ({ status: res.status, headers: res.headers, body: await res.json() }));
+
+const track = (anonymousId: string, extra: Record<string, unknown> = {}) => ({
+  type: 'track',
+  event: 'Order Completed',
+  anonymousId,
+  messageId: randomUUID(),
+  properties: { total: 42 },
+  context: { library: { name: 'raw-http', version: '1' } },
+  timestamp: new Date().toISOString(),
+  ...extra,
+});
+
+describe('authentication', () => {
+  it('takes the write key as the Basic user name, in the body, or as a Bearer token', async () => {
+    const anon = randomUUID();
+    const auth = basicAuth(alice.token);
+    expect(
+      await post('/v1/batch', { batch: [track(anon)] }, { authorization: auth }),
+    ).toMatchObject({ status: 200, body: { success: true } });
+    expect(await post('/v1/track', { ...track(anon), writeKey: alice.token })).toMatchObject({
+      status: 200,
+    });
+    expect(
+      await post('/v1/track', track(anon), { authorization: `Bearer ${alice.token}` }),
+    ).toMatchObject({ status: 200 });
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 3);
+    expect(events.map((e) => e.status)).toEqual(['processed', 'processed', 'processed']);
+    // The write key is never stored with the event.
+    expect(events.some((e) => 'writeKey' in e.payload)).toBe(false);
+  });
+
+  it('answers 401 to a wrong or missing key', async () => {
+    const wrong = basicAuth(`evt_${'A'.repeat(43)}`);
+    const res = await post('/v1/batch', { batch: [track('a')] }, { authorization: wrong });
+    expect(res).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect((await post('/v1/track', track('a'))).status).toBe(401);
+    expect((await post('/v1/track', { ...track('a'), writeKey: 'nope' })).status).toBe(401);
+  });
+});
+
+describe('bodies', () => {
+  const auth = () => ({ authorization: basicAuth(alice.token) });
+
+  it('answers 400 to malformed JSON, which SDKs do not retry', async () => {
+    const res = await post('/v1/batch', '{"batch": [', auth());
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
+    const notBatch = await post('/v1/batch', { batch: 'nope' }, auth());
+    expect(notBatch).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+  });
+
+  it('reads gzip and deflate bodies, and text/plain as browsers send', async () => {
+    const anon = randomUUID();
+    const gz = await post('/v1/batch', gzipSync(JSON.stringify({ batch: [track(anon)] })), {
+      ...auth(),
+      'content-encoding': 'gzip',
+    });
+    expect(gz).toMatchObject({ status: 200, body: { success: true } });
+    const df = await post('/v1/t', deflateSync(JSON.stringify(track(anon))), {
+      ...auth(),
+      'content-encoding': 'deflate',
+    });
+    expect(df.status).toBe(200);
+    const text = await post('/v1/t', JSON.stringify({ ...track(anon), writeKey: alice.token }), {
+      'content-type': 'text/plain;charset=UTF-8',
+    });
+    expect(text.status).toBe(200);
+    await waitForFinishedEvents(h, alice.token, { anonymous_id: anon, status: 'processed' }, 3);
+  });
+
+  it('refuses a gzip bomb with a 400 once past the limit, and stays healthy', async () => {
+    // 256 MiB of zeros gzip to about 250 KiB; the batch limit here is 1 MiB decompressed.
+    const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const res = await post('/v1/batch', bomb, { ...auth(), 'content-encoding': 'gzip' });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'payload_too_large' } } });
+    expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
+    expect((await h.request('GET', '/health')).status).toBe(200);
+    expect((await post('/v1/track', track(randomUUID()), auth())).status).toBe(200);
+  });
+
+  it('answers 400 to a corrupt gzip body', async () => {
+    const res = await post('/v1/batch', Buffer.from('not gzip at all'), {
+      ...auth(),
+      'content-encoding': 'gzip',
+    });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+  });
+
+  it('answers CORS preflights of the tracking routes', async () => {
+    const res = await fetch(`${h.baseUrl}/v1/t`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-headers')).toMatch(/content-type/i);
+  });
+});
+
+describe('mapping and processing', () => {
+  const auth = () => ({ authorization: basicAuth(alice.token) });
+
+  it('a batch with one message breaking the spec: the others processed, it failed with why', async () => {
+    const anon = randomUUID();
+    const batch = [
+      track(anon, { event: 'First' }),
+      track(anon, { event: undefined, properties: { broken: true } }),
+      { type: 'identify', anonymousId: anon, userId: `u-${anon}`, traits: { plan: 'pro' } },
+      track(anon, { event: 'Last' }),
+    ];
+    const res = await post('/v1/batch', { batch, sentAt: new Date().toISOString() }, auth());
+    expect(res).toMatchObject({ status: 200, body: { success: true } });
+
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 4);
+    const failed = events.filter((e) => e.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      event_type: 'track',
+      event_name: 'track',
+      processing_error: 'validation_error: $.event: a track needs an event',
+      payload: expect.objectContaining({ properties: { broken: true } }),
+    });
+    const processed = events.filter((e) => e.status === 'processed');
+    expect(processed.map((e) => e.event_name).sort()).toEqual(['First', 'Last', 'identify']);
+    // Found where failed events are looked for.
+    const listed = await h.request('GET', `/api/v1/events?status=failed&anonymous_id=${anon}`, {
+      token: alice.token,
+    });
+    expect(listed.body.events.map((e: any) => e.id)).toEqual([failed[0].id]);
+  });
+
+  it('a payload rule broken by one message fails it alone, in processing', async () => {
+    const anon = randomUUID();
+    let deep: unknown = 1;
+    for (let i = 0; i < 12; i++) deep = { k: deep };
+    const res = await post(
+      '/v1/batch',
+      { batch: [track(anon, { event: 'Deep', properties: deep }), track(anon)] },
+      auth(),
+    );
+    expect(res.status).toBe(200);
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 2);
+    const byName = Object.fromEntries(events.map((e) => [e.event_name, e]));
+    expect(byName.Deep).toMatchObject({
+      status: 'failed',
+      processing_error: expect.stringMatching(/^validation_error: .*nesting depth/),
+    });
+    expect(byName['Order Completed'].status).toBe('processed');
+  });
+
+  it('maps each message type, stores userId and anonymousId, and filters by them', async () => {
+    const anon = randomUUID();
+    const userId = `user-${anon}`;
+    const common = { anonymousId: anon, userId, context: { ip: '203.0.113.9' } };
+    const calls: [string, Record<string, unknown>][] = [
+      ['/v1/identify', { ...common, traits: { email: 'a@example.com' } }],
+      ['/v1/page', { ...common, name: 'Pricing', properties: { path: '/pricing' } }],
+      ['/v1/page', { ...common, properties: { path: '/' } }],
+      ['/v1/screen', { ...common, name: 'Home' }],
+      ['/v1/group', { ...common, groupId: 'g1', traits: { name: 'Acme' } }],
+      ['/v1/alias', { ...common, previousId: anon }],
+      ['/v1/track', { ...common, event: 'Signed Up', properties: { plan: 'pro' } }],
+    ];
+    for (const [path, body] of calls) {
+      const res = await post(path, { ...body, messageId: randomUUID() }, auth());
+      expect(res).toMatchObject({ status: 200, body: { success: true } });
+    }
+    const events = await waitForFinishedEvents(h, alice.token, { subject_user_id: userId }, 7);
+    expect(events.every((e) => e.status === 'processed')).toBe(true);
+    expect(events.map((e) => [e.event_type, e.event_name]).reverse()).toEqual([
+      ['identify', 'identify'],
+      ['page', 'Pricing'],
+      ['page', 'page'],
+      ['screen', 'Home'],
+      ['group', 'group'],
+      ['alias', 'alias'],
+      ['track', 'Signed Up'],
+    ]);
+    const signedUp = events[0];
+    expect(signedUp).toMatchObject({
+      subject_user_id: userId,
+      anonymous_id: anon,
+      batch_id: null,
+      payload: {
+        userId,
+        anonymousId: anon,
+        properties: { plan: 'pro' },
+        context: { ip: '203.0.113.9' },
+      },
+    });
+    for (const key of ['type', 'event', 'messageId', 'timestamp']) {
+      expect(signedUp.payload).not.toHaveProperty(key);
+    }
+    expect(events[6].payload).toMatchObject({ traits: { email: 'a@example.com' } });
+    const byAnon = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 7);
+    expect(byAnon).toHaveLength(7);
+  });
+
+  it('a repeated messageId stores nothing new, within a batch or across requests', async () => {
+    const anon = randomUUID();
+    const first = track(anon);
+    const res = await post('/v1/batch', { batch: [first, first, track(anon)] }, auth());
+    expect(res.status).toBe(200);
+    expect((await post('/v1/track', first, auth())).status).toBe(200);
+    expect((await post('/v1/batch', { batch: [first] }, auth())).status).toBe(200);
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 2);
+    expect(events).toHaveLength(2);
+  });
+
+  it('corrects a skewed client clock with sentAt, per batch and per message', async () => {
+    const anon = randomUUID();
+    // The client's clock is an hour fast; the event happened 5 s before it was sent.
+    const skew = 60 * 60 * 1000;
+    const sentAt = new Date(Date.now() + skew);
+    const timestamp = new Date(sentAt.getTime() - 5000);
+    const before = Date.now();
+    await post(
+      '/v1/batch',
+      {
+        batch: [track(anon, { event: 'Batched', timestamp: timestamp.toISOString() })],
+        sentAt: sentAt.toISOString(),
+      },
+      auth(),
+    );
+    await post(
+      '/v1/t',
+      track(anon, {
+        event: 'Single',
+        timestamp: undefined,
+        originalTimestamp: timestamp.toISOString(),
+        sentAt: sentAt.toISOString(),
+      }),
+      auth(),
+    );
+    const after = Date.now();
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 2);
+    for (const e of events) {
+      const eventTime = new Date(e.event_time).getTime();
+      expect(e.timestamp).toBe(timestamp.toISOString());
+      expect(eventTime).toBe(new Date(e.received_at).getTime() - 5000);
+      expect(eventTime).toBeGreaterThanOrEqual(before - 5000);
+      expect(eventTime).toBeLessThanOrEqual(after);
+    }
+  });
+});
+
+describe('GET /v1/projects/:writeKey/settings', () => {
+  it('points analytics.js back at this service', async () => {
+    const res = await h.request('GET', `/v1/projects/${alice.token}/settings`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.body.integrations['Segment.io']).toMatchObject({
+      apiKey: alice.token,
+      apiHost: `${new URL(h.baseUrl).host}/v1`,
+      protocol: 'http',
+    });
+  });
+
+  it('is 404 for an unknown write key', async () => {
+    expect((await h.request('GET', `/v1/projects/evt_${'B'.repeat(43)}/settings`)).status).toBe(
+      404,
+    );
+  });
+});
