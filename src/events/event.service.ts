@@ -10,6 +10,7 @@ import {
 import { EventAlreadyProcessedError } from '../errors';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
+import { insertBatchEvents } from './batch-insert';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
@@ -131,7 +132,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
     },
 
     /**
-     * Stores the batch and its new events in one transaction, one multi-row insert. Events
+     * Stores the batch and its new events in one transaction, one insert statement. Events
      * whose idempotency key this user already used resolve to the existing events.
      */
     async acceptBatch(
@@ -145,7 +146,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      const eventIds = await em.transactional(async (tx) => {
+      const { eventIds, inserted } = await em.transactional(async (tx) => {
         await tx.insert(BatchSchema, {
           id: batchId,
           user: user.id,
@@ -155,21 +156,30 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           receivedAt,
           createdAt: receivedAt,
         });
-        const inserted = await insertNew(tx, rows);
+        const inserted = await insertBatchEvents(
+          tx,
+          { userId: user.id, batchId, workflowId, sentAt: body.sent_at ?? null, receivedAt },
+          rows,
+        );
+        const ids = rows.map((r) => r.id);
+        if (inserted.size === rows.length) return { eventIds: ids, inserted };
         const repeated = rows.filter((r) => !inserted.has(r.id));
-        if (repeated.length === 0) return rows.map((r) => r.id);
         const existing = await existingByKey(
           tx,
           user.id,
           repeated.map((r) => r.idempotencyKey!),
         );
         await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
-        return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
+        return {
+          eventIds: rows.map((r) =>
+            inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id,
+          ),
+          inserted,
+        };
       });
-      const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
-      if (newIds.length > 0) {
+      if (inserted.size > 0) {
         await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
-          ids: newIds,
+          ids: [...inserted],
           log: { batch_id: batchId, workflow_id: workflowId },
         });
       }
