@@ -27,6 +27,10 @@ const REQUIRED = [
   'processEventBatchWorkflow.with-failures.json',
   'processEventBatchWorkflow.continued-as-new.json',
   'processEventBatchWorkflow.batch-retries-exhausted.json',
+  // The one-pass chunk chain (patch `batch-one-pass-chunks`).
+  'processEventBatchWorkflow.with-failures.one-pass.json',
+  'processEventBatchWorkflow.continued-as-new.one-pass.json',
+  'processEventBatchWorkflow.batch-retries-exhausted.one-pass.json',
 ];
 
 const CLOSED = [
