@@ -60,7 +60,7 @@ export function createBatchActivities({
     (await orm.em.fork().getConnection().execute(query, params)) as T;
 
   return {
-    /** Loads the batch, moves its unfinished events to `processing`, and cuts it into chunks. */
+    /** Loads the batch, moves its unfinished events to `processing`, and cuts them into chunks. */
     async fetchBatch(batchId: string, policy: BatchPolicy): Promise<BatchPlan> {
       const batch = await orm.em.fork().findOne(BatchSchema, { id: batchId });
       if (!batch) {
@@ -71,18 +71,19 @@ export function createBatchActivities({
         });
       }
       const run = Context.current().info.workflowExecution?.runId ?? null;
-      await sql(
-        `update events
-            set status = 'processing', updated_at = now(),
-                attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-          where batch_id = ? and status in ('waiting', 'received', 'failed')`,
-        [run, run, batchId],
-      );
-      // The text length of jsonb is a close, slightly generous measure of the JSON size.
+      // One statement claims the unfinished events and measures them: only they are cut into
+      // chunks. `processing` ones are claimed again (the run guard keeps `attempts` right), so a
+      // rerun of this step after its commit still plans every event not yet finished. The text
+      // length of jsonb is a close, slightly generous measure of the JSON size.
       const sizes = await sql<{ id: string; bytes: number }[]>(
-        `select id, coalesce(octet_length(payload::text), 0)::int as bytes
-           from events where batch_id = ? order by id`,
-        [batchId],
+        `with claimed as (
+           update events
+              set status = 'processing', updated_at = now(),
+                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
+            where batch_id = ? and status in ('waiting', 'received', 'failed', 'processing')
+           returning id, coalesce(octet_length(payload::text), 0)::int as bytes)
+         select id, bytes from claimed order by id`,
+        [run, run, batchId],
       );
       logger.info({ batch_id: batchId, events: sizes.length }, 'batch processing started');
       return {

@@ -82,6 +82,7 @@ export interface BatchChunk {
 export interface BatchPlan {
   batchId: string;
   userId: string;
+  /** Events the plan covers: those not yet finished when it was made. */
   totalEvents: number;
   chunks: BatchChunk[];
 }
