@@ -271,12 +271,13 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
     ): Promise<{ batch: Batch; events: { id: string; status: EventStatus }[] } | null> {
       const batch = await em.findOne(BatchSchema, { id, user: user.id });
       if (!batch) return null;
-      const events = await em.find(
-        EventSchema,
-        { batch: id },
-        { fields: ['id', 'status'], orderBy: { id: 'asc' } },
+      // Plain rows, not entities: a batch may hold 100,000 events (BATCH_MAX_EVENTS), and
+      // hydrating each into the identity map would cost far more than the query.
+      const events = await em.execute<{ id: string; status: EventStatus }[]>(
+        'select id, status from events where batch_id = ? order by id',
+        [id],
       );
-      return { batch, events: events.map((e) => ({ id: e.id, status: e.status })) };
+      return { batch, events };
     },
   };
 }
