@@ -28,9 +28,9 @@ const REQUIRED = [
   'processEventBatchWorkflow.continued-as-new.json',
   'processEventBatchWorkflow.batch-retries-exhausted.json',
   // The one-pass chunk chain (patch `batch-one-pass-chunks`).
-  'processEventBatchWorkflow.with-failures.one-pass.json',
-  'processEventBatchWorkflow.continued-as-new.one-pass.json',
-  'processEventBatchWorkflow.batch-retries-exhausted.one-pass.json',
+  'processEventBatchWorkflow.with-failures.batch-one-pass-chunks.json',
+  'processEventBatchWorkflow.continued-as-new.batch-one-pass-chunks.json',
+  'processEventBatchWorkflow.batch-retries-exhausted.batch-one-pass-chunks.json',
 ];
 
 const CLOSED = [
