@@ -33,7 +33,7 @@ export interface BatchActivityDeps {
 /**
  * Four chunks of the default 4 MB in flight at once. Parsed, normalized and serialized again, a
  * chunk takes about 8 to 10 times its payload bytes of heap, so this bounds batch work to about
- * 160 MB on top of the worker's own 150 to 200 MB.
+ * 160 MB on top of what the worker holds anyway.
  */
 export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
@@ -101,28 +101,30 @@ export function createBatchActivities({
      * final and never retried. Returns how many failed.
      */
     async validateBatchChunk(batchId: string, chunk: BatchChunk): Promise<number> {
-      const rows = await budget.run(chunk.bytes, () => loadChunk(batchId, chunk));
-      const failures: { id: string; error: string }[] = [];
-      for (const row of rows) {
-        try {
-          validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
-          validatePayloadShape(row.payload);
-        } catch (err) {
-          if (!(err instanceof PayloadValidationError)) throw err;
-          failures.push({ id: row.id, error: `validation_error: ${err.message}` });
+      return budget.run(chunk.bytes, async () => {
+        const rows = await loadChunk(batchId, chunk);
+        const failures: { id: string; error: string }[] = [];
+        for (const row of rows) {
+          try {
+            validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
+            validatePayloadShape(row.payload);
+          } catch (err) {
+            if (!(err instanceof PayloadValidationError)) throw err;
+            failures.push({ id: row.id, error: `validation_error: ${err.message}` });
+          }
         }
-      }
-      if (failures.length > 0) {
-        await sql(
-          `update events e
+        if (failures.length > 0) {
+          await sql(
+            `update events e
               set status = 'failed', processed = false, processing_error = v.error,
                   last_error = v.error, updated_at = now()
              from jsonb_to_recordset(?::jsonb) as v(id uuid, error text)
             where e.id = v.id and e.status = 'processing'`,
-          [JSON.stringify(failures)],
-        );
-      }
-      return failures.length;
+            [JSON.stringify(failures)],
+          );
+        }
+        return failures.length;
+      });
     },
 
     /**
