@@ -9,11 +9,15 @@ import type {
   BatchEventResult,
   BatchPlan,
   BatchPolicy,
+  ChunkOutcome,
   EventFailure,
   ProcessBatchResult,
 } from '../workflows/types';
+import { MAX_REPORTED_FAILURES } from '../workflows/types';
+import { ByteBudget } from './byte-budget';
 import { buildProperties } from './payload-normalization';
 import {
+  type JsonObject,
   PayloadValidationError,
   validatePayloadShape,
   validateRequiredFields,
@@ -22,7 +26,16 @@ import {
 export interface BatchActivityDeps {
   orm: Orm;
   logger: Logger;
+  /** Payload bytes the worker's chunks may hold at once; see `ByteBudget`. */
+  chunkBytesInFlight?: number;
 }
+
+/**
+ * Four chunks of the default 4 MB in flight at once. Parsed, normalized and serialized again, a
+ * chunk takes about 8 to 10 times its payload bytes of heap, so this bounds batch work to about
+ * 160 MB on top of what the worker holds anyway.
+ */
+export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 interface ChunkRow {
   id: string;
@@ -37,12 +50,17 @@ interface ChunkRow {
  * and writes with one statement per chunk rather than one per event, and only touches rows
  * still `processing`, so Temporal may rerun any of them without applying anything twice.
  */
-export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
+export function createBatchActivities({
+  orm,
+  logger,
+  chunkBytesInFlight = DEFAULT_CHUNK_BYTES_IN_FLIGHT,
+}: BatchActivityDeps) {
+  const budget = new ByteBudget(chunkBytesInFlight);
   const sql = async <T = unknown>(query: string, params: unknown[] = []): Promise<T> =>
     (await orm.em.fork().getConnection().execute(query, params)) as T;
 
   return {
-    /** Loads the batch, moves its unfinished events to `processing`, and cuts it into chunks. */
+    /** Loads the batch, moves its unfinished events to `processing`, and cuts them into chunks. */
     async fetchBatch(batchId: string, policy: BatchPolicy): Promise<BatchPlan> {
       const batch = await orm.em.fork().findOne(BatchSchema, { id: batchId });
       if (!batch) {
@@ -53,18 +71,19 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
         });
       }
       const run = Context.current().info.workflowExecution?.runId ?? null;
-      await sql(
-        `update events
-            set status = 'processing', updated_at = now(),
-                attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-          where batch_id = ? and status in ('received', 'queued', 'failed')`,
-        [run, run, batchId],
-      );
-      // The text length of jsonb is a close, slightly generous measure of the JSON size.
+      // One statement claims the unfinished events and measures them: only they are cut into
+      // chunks. `processing` ones are claimed again (the run guard keeps `attempts` right), so a
+      // rerun of this step after its commit still plans every event not yet finished. The text
+      // length of jsonb is a close, slightly generous measure of the JSON size.
       const sizes = await sql<{ id: string; bytes: number }[]>(
-        `select id, coalesce(octet_length(payload::text), 0)::int as bytes
-           from events where batch_id = ? order by id`,
-        [batchId],
+        `with claimed as (
+           update events
+              set status = 'processing', updated_at = now(),
+                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
+            where batch_id = ? and status in ('received', 'queued', 'failed', 'processing')
+           returning id, coalesce(octet_length(payload::text), 0)::int as bytes)
+         select id, bytes from claimed order by id`,
+        [run, run, batchId],
       );
       logger.info({ batch_id: batchId, events: sizes.length }, 'batch processing started');
       return {
@@ -76,49 +95,94 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
     },
 
     /**
-     * Validates each event of the chunk on its own; the invalid ones are marked failed with
-     * their error in one statement, final and never retried. Returns how many failed.
+     * The first read of the chain before the one-pass chunk (`normalizeBatchChunk` now validates
+     * too): kept for runs started before it, whose histories call it. Validates each event of the
+     * chunk on its own; the invalid ones are marked failed with their error in one statement,
+     * final and never retried. Returns how many failed.
      */
     async validateBatchChunk(batchId: string, chunk: BatchChunk): Promise<number> {
-      const rows = await loadChunk(batchId, chunk);
-      const failures: { id: string; error: string }[] = [];
-      for (const row of rows) {
-        try {
-          validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
-          validatePayloadShape(row.payload);
-        } catch (err) {
-          if (!(err instanceof PayloadValidationError)) throw err;
-          failures.push({ id: row.id, error: `validation_error: ${err.message}` });
+      return budget.run(chunk.bytes, async () => {
+        const rows = await loadChunk(batchId, chunk);
+        const failures: { id: string; error: string }[] = [];
+        for (const row of rows) {
+          try {
+            validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
+            validatePayloadShape(row.payload);
+          } catch (err) {
+            if (!(err instanceof PayloadValidationError)) throw err;
+            failures.push({ id: row.id, error: `validation_error: ${err.message}` });
+          }
         }
-      }
-      if (failures.length > 0) {
-        await sql(
-          `update events e
+        if (failures.length > 0) {
+          await sql(
+            `update events e
               set status = 'failed', processed = false, processing_error = v.error,
                   last_error = v.error, updated_at = now()
              from jsonb_to_recordset(?::jsonb) as v(id uuid, error text)
             where e.id = v.id and e.status = 'processing'`,
-          [JSON.stringify(failures)],
-        );
-      }
-      return failures.length;
+            [JSON.stringify(failures)],
+          );
+        }
+        return failures.length;
+      });
     },
 
-    /** Stores the normalized properties of the chunk's valid events in one statement. */
-    async normalizeBatchChunk(batchId: string, chunk: BatchChunk, userId: string): Promise<void> {
-      const rows = await loadChunk(batchId, chunk);
-      if (rows.length === 0) return;
-      const normalizedAt = new Date();
-      const updates = rows.map((row) => ({
-        id: row.id,
-        properties: buildProperties(validatePayloadShape(row.payload), { userId, normalizedAt }),
-      }));
-      await sql(
-        `update events e set properties = v.properties, updated_at = now()
-           from jsonb_to_recordset(?::jsonb) as v(id uuid, properties jsonb)
-          where e.id = v.id and e.status = 'processing'`,
-        [JSON.stringify(updates)],
-      );
+    /**
+     * One pass over a chunk: reads its payloads once, validates each event on its own and
+     * normalizes the valid ones in memory, then writes the chunk's whole outcome with one
+     * statement (one transaction): invalid events `failed` with their reason, final and never
+     * retried; valid ones with their properties, left `processing` for `persistBatch`. Only rows
+     * still `processing` are read and written: a rerun skips the events it failed and writes the
+     * same properties again for the others, so nothing is applied twice.
+     *
+     * Runs `processEventBatchWorkflow` started before the one-pass chain validate first with
+     * `validateBatchChunk`; their invalid events are `failed` by then and not read again here.
+     */
+    async normalizeBatchChunk(
+      batchId: string,
+      chunk: BatchChunk,
+      userId: string,
+    ): Promise<ChunkOutcome> {
+      return budget.run(chunk.bytes, async () => {
+        const rows = await loadChunk(batchId, chunk);
+        const normalizedAt = new Date();
+        const outcomes: { id: string; properties: JsonObject | null; error: string | null }[] = [];
+        let failed = 0;
+        for (const row of rows) {
+          try {
+            validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
+            const payload = validatePayloadShape(row.payload);
+            outcomes.push({
+              id: row.id,
+              properties: buildProperties(payload, { userId, normalizedAt }),
+              error: null,
+            });
+          } catch (err) {
+            if (!(err instanceof PayloadValidationError)) throw err;
+            failed += 1;
+            outcomes.push({
+              id: row.id,
+              properties: null,
+              error: `validation_error: ${err.message}`,
+            });
+          }
+        }
+        if (outcomes.length > 0) {
+          await sql(
+            `update events e
+                set properties = v.properties,
+                    status = case when v.error is null then e.status else 'failed' end,
+                    processed = false,
+                    processing_error = v.error,
+                    last_error = coalesce(v.error, e.last_error),
+                    updated_at = now()
+               from jsonb_to_recordset(?::jsonb) as v(id uuid, properties jsonb, error text)
+              where e.id = v.id and e.status = 'processing'`,
+            [JSON.stringify(outcomes)],
+          );
+        }
+        return { events: rows.length, normalized: rows.length - failed, failed };
+      });
     },
 
     /**
@@ -141,25 +205,39 @@ export function createBatchActivities({ orm, logger }: BatchActivityDeps) {
       return n;
     },
 
-    /** Reads the outcome of every event of the batch, in id order. */
+    /**
+     * Counts the outcomes of the batch's events and names the failed ones, at most
+     * `MAX_REPORTED_FAILURES` in id order: the result crosses history, whose payloads are
+     * limited to 2 MB, and a batch may hold 100,000 events.
+     */
     async summarizeBatch(batchId: string): Promise<ProcessBatchResult> {
-      const rows = await sql<{ id: string; status: string; processing_error: string | null }[]>(
-        `select id, status, processing_error from events where batch_id = ? order by id`,
+      const [counts] = await sql<{ total: number; processed: number }[]>(
+        `select count(*)::int as total,
+                (count(*) filter (where status = 'processed'))::int as processed
+           from events where batch_id = ?`,
         [batchId],
       );
-      const results: BatchEventResult[] = rows.map((r) =>
-        r.status === 'processed'
-          ? { event_id: r.id, status: 'processed' }
-          : { event_id: r.id, status: 'failed', error: r.processing_error ?? r.status },
+      const failures = await sql<{ id: string; status: string; processing_error: string | null }[]>(
+        `select id, status, processing_error from events
+          where batch_id = ? and status <> 'processed' order by id limit ?`,
+        [batchId, MAX_REPORTED_FAILURES],
       );
-      const processed = results.filter((r) => r.status === 'processed').length;
+      const total = counts?.total ?? 0;
+      const processed = counts?.processed ?? 0;
+      const failed = total - processed;
+      const results: BatchEventResult[] = failures.map((r) => ({
+        event_id: r.id,
+        status: 'failed',
+        error: r.processing_error ?? r.status,
+      }));
       return {
         status: 'success',
         batch_id: batchId,
-        total_events: results.length,
+        total_events: total,
         processed,
-        failed: results.length - processed,
+        failed,
         results,
+        ...(failed > results.length ? { failures_not_listed: failed - results.length } : {}),
       };
     },
 

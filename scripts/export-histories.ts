@@ -165,10 +165,11 @@ const SCENARIOS: Scenario[] = [
     outcome: 'success',
     env: { BATCH_CHUNK_MAX_EVENTS: '2', BATCH_HISTORY_EVENT_LIMIT: '100' },
     run: 'continued-from',
+    // 20 chunks: enough to pass 100 history events with one step per chunk.
     start: (ctx) =>
       acceptBatch(
         ctx,
-        Array.from({ length: 30 }, (_, i) => ({ i })),
+        Array.from({ length: 40 }, (_, i) => ({ i })),
       ),
   },
   {

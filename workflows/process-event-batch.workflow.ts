@@ -3,6 +3,7 @@ import {
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -21,10 +22,18 @@ import {
 } from './types';
 
 /**
+ * Since this patch each chunk is one step, `normalizeBatchChunk`, that reads the chunk's payloads
+ * once and validates and normalizes them in memory; runs started before it (no marker in their
+ * history) keep calling `validateBatchChunk` first. See docs/workflow-changes.md.
+ */
+const ONE_PASS_CHUNKS = 'batch-one-pass-chunks';
+
+/**
  * Processes every event of a batch with the single-event chain, set-based: fetch the batch and
- * cut it into chunks by payload bytes, validate and normalize chunk by chunk (each event's
- * validation stands alone: an invalid one is marked failed on its own row), then persist every
- * normalized event in one transaction and return the per-event summary.
+ * cut it into chunks by payload bytes, validate and normalize chunk by chunk in one pass (each
+ * event's validation stands alone: an invalid one is marked failed on its own row), then persist
+ * every normalized event in one transaction and return the summary: counts, and the failed
+ * events by id (bounded, so the result fits in history whatever the batch size).
  *
  * Only the batch id and chunk bounds cross history, never payloads. Between chunks the run
  * continues as new once its history passes the configured length, carrying its progress, so
@@ -63,9 +72,13 @@ export async function processEventBatchWorkflow(
             });
           }
           const chunk = chunks[progress.nextChunk]!;
-          const failed = await steps.validateBatchChunk(batchId, chunk);
-          if (failed < chunk.events) {
+          if (patched(ONE_PASS_CHUNKS)) {
             await steps.normalizeBatchChunk(batchId, chunk, progress.plan.userId);
+          } else {
+            const failed = await steps.validateBatchChunk(batchId, chunk);
+            if (failed < chunk.events) {
+              await steps.normalizeBatchChunk(batchId, chunk, progress.plan.userId);
+            }
           }
           progress = { ...progress, nextChunk: progress.nextChunk + 1 };
         }

@@ -91,6 +91,7 @@ export interface BatchChunk {
 export interface BatchPlan {
   batchId: string;
   userId: string;
+  /** Events the plan covers: those not yet finished when it was made. */
   totalEvents: number;
   chunks: BatchChunk[];
 }
@@ -116,7 +117,30 @@ export interface BatchEventResult {
   error?: string;
 }
 
-/** The result of `processEventBatchWorkflow`: the Celery batch task's summary. */
+/**
+ * What one pass over a chunk did: counts only, so history stays small whatever the payloads.
+ * `events` is how many rows the pass found still to process (fewer than the chunk's on a rerun).
+ */
+export interface ChunkOutcome {
+  events: number;
+  normalized: number;
+  failed: number;
+}
+
+/**
+ * How many failed events the batch result names at most. A batch may hold 100,000 events
+ * (BATCH_MAX_EVENTS) and a workflow result must stay under Temporal's 2 MB payload limit; about
+ * 150 bytes per named failure keeps this under 200 KB. The rest are counted, and the API's
+ * `GET /api/v1/batches/:id` and each event's row tell every outcome.
+ */
+export const MAX_REPORTED_FAILURES = 1000;
+
+/**
+ * The result of `processEventBatchWorkflow`: the Celery batch task's summary, with counts for
+ * every event and `results` naming the failed ones (at most `MAX_REPORTED_FAILURES`, in id
+ * order; `failures_not_listed` counts the rest). Runs recorded before this shape listed every
+ * event in `results`.
+ */
 export interface ProcessBatchResult {
   status: 'success';
   batch_id: string;
@@ -124,4 +148,5 @@ export interface ProcessBatchResult {
   processed: number;
   failed: number;
   results: BatchEventResult[];
+  failures_not_listed?: number;
 }

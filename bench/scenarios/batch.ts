@@ -20,6 +20,7 @@ export interface BatchRound {
   latencyP99Ms: number;
   /** How long the API took to answer 202 to a whole batch. */
   acceptP50Ms: number;
+  acceptP99Ms: number;
 }
 
 /**
@@ -89,6 +90,10 @@ export async function batchRound(ctx: ScenarioContext): Promise<BatchRound> {
     acceptP50Ms: percentile(
       load.records.map((r) => r.latencyMs),
       0.5,
+    ),
+    acceptP99Ms: percentile(
+      load.records.map((r) => r.latencyMs),
+      0.99,
     ),
   };
 }

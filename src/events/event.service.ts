@@ -6,6 +6,7 @@ import { BacklogFullError, EventAlreadyProcessedError } from '../errors';
 import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
+import { insertBatchEvents } from './batch-insert';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
@@ -117,7 +118,7 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
     },
 
     /**
-     * Stores the batch and its new events in one transaction, one multi-row insert. Events
+     * Stores the batch and its new events in one transaction, one insert statement. Events
      * whose idempotency key this user already used resolve to the existing events.
      */
     async acceptBatch(
@@ -132,7 +133,7 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      const eventIds = await em.transactional(async (tx) => {
+      const { eventIds, inserted } = await em.transactional(async (tx) => {
         await tx.insert(BatchSchema, {
           id: batchId,
           user: user.id,
@@ -142,19 +143,28 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
           receivedAt,
           createdAt: receivedAt,
         });
-        const inserted = await insertNew(tx, rows);
+        const inserted = await insertBatchEvents(
+          tx,
+          { userId: user.id, batchId, workflowId, receivedAt },
+          rows,
+        );
+        const ids = rows.map((r) => r.id);
+        if (inserted.size === rows.length) return { eventIds: ids, inserted };
         const repeated = rows.filter((r) => !inserted.has(r.id));
-        if (repeated.length === 0) return rows.map((r) => r.id);
         const existing = await existingByKey(
           tx,
           user.id,
           repeated.map((r) => r.idempotencyKey!),
         );
         await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
-        return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
+        return {
+          eventIds: rows.map((r) =>
+            inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id,
+          ),
+          inserted,
+        };
       });
-      const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
-      if (newIds.length > 0) outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
+      if (inserted.size > 0) outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
       return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
     },
 
@@ -244,12 +254,13 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
     ): Promise<{ batch: Batch; events: { id: string; status: EventStatus }[] } | null> {
       const batch = await em.findOne(BatchSchema, { id, user: user.id });
       if (!batch) return null;
-      const events = await em.find(
-        EventSchema,
-        { batch: id },
-        { fields: ['id', 'status'], orderBy: { id: 'asc' } },
+      // Plain rows, not entities: a batch may hold 100,000 events (BATCH_MAX_EVENTS), and
+      // hydrating each into the identity map would cost far more than the query.
+      const events = await em.execute<{ id: string; status: EventStatus }[]>(
+        'select id, status from events where batch_id = ? order by id',
+        [id],
       );
-      return { batch, events: events.map((e) => ({ id: e.id, status: e.status })) };
+      return { batch, events };
     },
   };
 }

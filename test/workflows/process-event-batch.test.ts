@@ -84,6 +84,63 @@ describe('processEventBatchWorkflow at Temporal limits', () => {
   }, 120_000);
 });
 
+describe('processEventBatchWorkflow result for large batches', () => {
+  it('counts every outcome but names at most 1,000 failures, one read step per chunk', async () => {
+    const h = await Harness.start({
+      env: { BATCH_MAX_EVENTS: '1500', BATCH_CHUNK_MAX_EVENTS: '500' },
+    });
+    try {
+      const { token } = await h.createUser();
+      let deep: unknown = {};
+      for (let level = 0; level < 11; level++) deep = { k: deep };
+      // 1,200 invalid events (too deep) and 300 valid ones.
+      const events = Array.from({ length: 1500 }, (_, i) => ({
+        event_name: 'click',
+        event_type: 'interaction',
+        payload: i % 5 === 0 ? { i } : deep,
+      }));
+      const res = await postBatch(h, token, events);
+      expect(res.status).toBe(202);
+      const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+      expect(summary).toMatchObject({
+        total_events: 1500,
+        processed: 300,
+        failed: 1200,
+        failures_not_listed: 200,
+      });
+      expect(summary.results).toHaveLength(1000);
+      expect(summary.results[0]).toEqual({
+        event_id: expect.any(String),
+        status: 'failed',
+        error: 'validation_error: Payload exceeds max nesting depth (10)',
+      });
+      // Every outcome is still in the API's view of the batch.
+      const view = await h.request('GET', `/api/v1/batches/${res.body.batch_id}`, { token });
+      expect(view.body).toMatchObject({
+        status: 'completed',
+        counts: { processed: 300, failed: 1200 },
+      });
+      expect(view.body.event_ids).toHaveLength(1500);
+
+      // Each chunk is read by one step: fetch, one pass per chunk, persist, summarize.
+      const history = await historyOf(h, res.body.workflow_id);
+      const steps = [...history.json.matchAll(/"activityType":\{"name":"(\w+)"\}/g)].map(
+        (m) => m[1],
+      );
+      expect(steps).toEqual([
+        'fetchBatch',
+        'normalizeBatchChunk',
+        'normalizeBatchChunk',
+        'normalizeBatchChunk',
+        'persistBatch',
+        'summarizeBatch',
+      ]);
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+});
+
 describe('processEventBatchWorkflow under faults', () => {
   it('retries a transient database error mid-batch without applying anything twice', async () => {
     const calls: Record<string, number> = {};

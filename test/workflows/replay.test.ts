@@ -33,6 +33,10 @@ const REQUIRED = [
   'processEventBatchWorkflow.with-failures.json',
   'processEventBatchWorkflow.continued-as-new.json',
   'processEventBatchWorkflow.batch-retries-exhausted.json',
+  // The one-pass chunk chain (patch `batch-one-pass-chunks`).
+  'processEventBatchWorkflow.with-failures.batch-one-pass-chunks.json',
+  'processEventBatchWorkflow.continued-as-new.batch-one-pass-chunks.json',
+  'processEventBatchWorkflow.batch-retries-exhausted.batch-one-pass-chunks.json',
 ];
 
 const CLOSED = [
