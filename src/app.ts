@@ -50,7 +50,15 @@ export function createApp({
   });
 
   const health = healthRoutes([
-    { name: 'database', check: async () => (await orm.checkConnection()).ok },
+    {
+      name: 'database',
+      check: async () => {
+        const result = await orm.checkConnection();
+        // The driver's error, so the probe can name its code.
+        if (!result.ok) throw result.error ?? new Error(result.reason);
+        return true;
+      },
+    },
     {
       name: 'temporal',
       check: async () => {

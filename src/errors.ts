@@ -78,8 +78,17 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** Thrown when a dependency (database, Temporal) cannot serve the request right now. */
+/**
+ * Thrown when a dependency (database, Temporal) cannot serve the request right now;
+ * `retryAfterSec` becomes the `Retry-After` header, which clients' retry logic honours.
+ */
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;
   readonly code = 'service_unavailable';
+  constructor(
+    message: string,
+    readonly retryAfterSec = 5,
+  ) {
+    super(message);
+  }
 }

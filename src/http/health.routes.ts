@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { summarizeDatabaseError } from '../db/safe-errors';
 import type { AppState } from './state';
 
 /** A dependency the readiness probe checks; `check` throws or resolves false when it is down. */
@@ -7,7 +8,10 @@ export interface ReadinessCheck {
   check(): Promise<boolean>;
 }
 
-/** `GET /health`: the process is alive. `GET /ready`: every dependency answers. */
+/**
+ * `GET /health`: the process is alive. `GET /ready`: every dependency answers; when one does
+ * not, `reasons` says why in a short phrase (codes and names, never addresses or SQL).
+ */
 export function healthRoutes(checks: ReadinessCheck[]): Router<AppState> {
   const router = new Router<AppState>();
   router.get('/health', (ctx) => {
@@ -16,20 +20,30 @@ export function healthRoutes(checks: ReadinessCheck[]): Router<AppState> {
   router.get('/ready', async (ctx) => {
     const results = await Promise.all(
       checks.map(async (c) => {
-        const ok = await withTimeout(c.check(), 2000).catch(() => false);
-        return [c.name, ok ? 'ok' : 'unavailable'] as const;
+        const reason = await withTimeout(c.check(), 2000).then(
+          (ok) => (ok ? null : 'check failed'),
+          (err: unknown) => reasonOf(err),
+        );
+        return { name: c.name, reason };
       }),
     );
-    const ready = results.every(([, s]) => s === 'ok');
+    const ready = results.every((r) => r.reason === null);
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) };
+    if (!ready) ctx.set('Retry-After', '5');
+    ctx.body = {
+      status: ready ? 'ready' : 'not_ready',
+      checks: Object.fromEntries(results.map((r) => [r.name, r.reason ? 'unavailable' : 'ok'])),
+      ...(!ready && {
+        reasons: Object.fromEntries(results.filter((r) => r.reason).map((r) => [r.name, r.reason])),
+      }),
+    };
   });
   return router;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms`)), ms);
     p.then(
       (v) => {
         clearTimeout(t);
@@ -41,4 +55,19 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** A short phrase for a failed check; messages of other errors may name hosts, so only codes. */
+function reasonOf(err: unknown): string {
+  const db = summarizeDatabaseError(err);
+  if (db) return db.reason;
+  if (err instanceof TimeoutError) return err.message;
+  const code = (err as { code?: unknown } | null)?.code;
+  const name = err instanceof Error ? err.name : 'error';
+  return typeof code === 'string' || typeof code === 'number' ? `${name} ${code}` : name;
+}
+
+/** A check that did not answer in time. */
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
 }

@@ -135,6 +135,8 @@ export const readinessSchema = z
   .strictObject({
     status: z.enum(['ready', 'not_ready']),
     checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
+    /** Why each unavailable dependency is, e.g. "database error: ECONNREFUSED"; when not ready. */
+    reasons: z.record(z.string(), z.string()).optional(),
   })
   .meta({ id: 'Readiness' });
 

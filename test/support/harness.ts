@@ -53,6 +53,8 @@ export interface HarnessOptions {
   databaseUrl?: string;
   /** Run the outbox relay beside the API, as the API process does. */
   outboxRelay?: boolean;
+  /** Where the service's log lines go (at LOG_LEVEL), for tests that read them. */
+  logDestination?: { write(line: string): void };
 }
 
 export interface ApiResponse<T = any> {
@@ -101,7 +103,7 @@ export class Harness {
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, {}, options.logDestination);
     const orm = await createOrm(config.database);
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     let worker: Worker | undefined;
