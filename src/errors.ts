@@ -44,7 +44,7 @@ export class ConflictError extends AppError {
 /** Thrown by reprocess for an event that is already processed: there is nothing to redo. */
 export class EventAlreadyProcessedError extends ConflictError {
   constructor(readonly eventId: string) {
-    super(`Event ${eventId} is already processed; only failed events can be reprocessed`);
+    super(`Event ${eventId} is already processed; there is nothing to reprocess`);
   }
 }
 

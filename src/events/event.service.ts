@@ -7,7 +7,7 @@ import {
   eventWorkflowId,
   type EventWorkflowStarter,
 } from '../temporal/event-workflows';
-import { EventAlreadyProcessedError } from '../errors';
+import { EventAlreadyProcessedError, ServiceUnavailableError } from '../errors';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { EventSchema, type Event } from './event.entity';
@@ -200,9 +200,11 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
     },
 
     /**
-     * Starts a new processing run of a failed event, after a fix. Idempotent while a run is
-     * going on: a second call reports that run and starts nothing. The run gets the event's
-     * own workflow id, so Temporal keeps earlier runs of it visible beside the new one.
+     * Starts a new processing run of an event that has none: a failed one, after a fix, or one
+     * left `received`, `waiting` or `processing` by a run that was terminated, timed out or
+     * lost (nothing else would ever move it on). Idempotent while a run is going on: the call
+     * reports that run and starts nothing. The run gets the event's own workflow id, so
+     * Temporal keeps earlier runs of it visible beside the new one.
      */
     async reprocess(
       em: EntityManager,
@@ -217,13 +219,27 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       if (!event) return null;
       if (event.status === 'processed') throw new EventAlreadyProcessedError(id);
       const workflowId = eventWorkflowId(id);
-      const claimed = await em.nativeUpdate(
-        EventSchema,
-        { id, status: 'failed' },
-        { status: 'received', workflowId, updatedAt: new Date() },
-      );
+      // Only Temporal knows whether an unfinished event's run is still alive. The status seen
+      // here guards the claim, and Temporal refuses a second start of the same workflow id,
+      // so concurrent calls start one run between them.
+      const orphaned =
+        event.status !== 'failed' &&
+        !(await workflows.isRunning(event.workflowId).catch((err: unknown) => {
+          logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
+          throw new ServiceUnavailableError(
+            'Temporal cannot tell whether the event is being processed; retry later',
+          );
+        }));
+      const claimed =
+        event.status === 'failed' || orphaned
+          ? await em.nativeUpdate(
+              EventSchema,
+              { id, status: event.status },
+              { status: 'received', workflowId, updatedAt: new Date() },
+            )
+          : 0;
       if (claimed === 0) {
-        // Not failed (any more): a run is already on its way.
+        // Its run is still going on, or another call just claimed the event.
         const current = await em.findOneOrFail(
           EventSchema,
           { id },
