@@ -162,7 +162,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'validation_error: the body breaks the schema; details lists each issue',
   429: 'rate_limited: too many requests; see Retry-After',
   500: 'internal_error',
-  503: 'service_unavailable: a dependency cannot serve the request right now',
+  503: 'service_unavailable: a dependency (the database, Temporal) cannot serve the request right now; see Retry-After',
 };
 
 /** A JSON response with `schema`. */
@@ -225,7 +225,7 @@ export const registerEventRoutes =
           'Stored; processing has started (status received), or will when Temporal is reachable (status waiting)',
           acceptedEventSchema,
         ),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -242,7 +242,7 @@ export const registerEventRoutes =
       },
       responses: {
         202: jsonResponse('Stored; processing has started', acceptedBatchSchema),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -254,23 +254,25 @@ export const registerEventRoutes =
       request: { query: listEventsQuerySchema },
       responses: {
         200: jsonResponse('A page of events', eventListSchema),
-        ...errorResponses(401, 422, 429, 500),
+        ...errorResponses(401, 422, 429, 500, 503),
       },
     });
     registry.registerPath({
       method: 'post',
       path: '/api/v1/events/{id}/reprocess',
       tags: ['events'],
-      summary: 'Start a new processing run of a failed event, after a fix',
+      summary: 'Start a new processing run of a failed event, or of one whose run is gone',
       description:
-        'Earlier runs stay visible in Temporal under the same workflow id, and the event keeps ' +
-        'its attempt count and last error. Idempotent while a run is going on.',
+        'Accepts a failed event, and a received, waiting or processing one whose workflow run ' +
+        'is closed (terminated, timed out) or was never started. Earlier runs stay visible in ' +
+        'Temporal under the same workflow id, and the event keeps its attempt count and last ' +
+        'error. Idempotent while a run is going on.',
       security: [{ [BEARER_AUTH]: [] }],
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('A run is already going on: nothing new started', acceptedEventSchema),
         202: jsonResponse('A new run started', acceptedEventSchema),
-        ...errorResponses(401, 404, 409, 429, 500),
+        ...errorResponses(401, 404, 409, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -282,7 +284,7 @@ export const registerEventRoutes =
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('The batch', batchViewSchema),
-        ...errorResponses(401, 404, 429, 500),
+        ...errorResponses(401, 404, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -294,7 +296,7 @@ export const registerEventRoutes =
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('The event', eventViewSchema),
-        ...errorResponses(401, 404, 429, 500),
+        ...errorResponses(401, 404, 429, 500, 503),
       },
     });
   };
