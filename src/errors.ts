@@ -66,6 +66,16 @@ export class RequestValidationError extends AppError {
   readonly code = 'validation_error';
 }
 
+/**
+ * Thrown by accepting an event or a batch when its idempotency key was used before with a
+ * different body: answering with the original would hide the client's bug. `details` lists
+ * the mismatching keys' JSON paths.
+ */
+export class IdempotencyKeyReusedError extends AppError {
+  readonly status = 422;
+  readonly code = 'idempotency_key_reused';
+}
+
 /** Thrown by the rate limiter; `retryAfterSec` becomes the `Retry-After` header. */
 export class RateLimitedError extends AppError {
   readonly status = 429;

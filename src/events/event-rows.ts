@@ -3,6 +3,7 @@ import { eventWorkflowId } from '../temporal/event-workflows';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
+import { eventFingerprint } from './request-fingerprint';
 
 /** The request-level times every event of one request shares. */
 export interface RequestTimes {
@@ -22,6 +23,7 @@ export interface NewEventRow {
   workflowId: string;
   batch: string | null;
   idempotencyKey: string | null;
+  requestFingerprint: string;
   clientTimestamp: Date | null;
   sentAt: Date | null;
   receivedAt: Date;
@@ -49,6 +51,7 @@ export function newEventRow(
     workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
+    requestFingerprint: eventFingerprint(input),
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

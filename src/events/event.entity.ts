@@ -30,6 +30,8 @@ export const EventSchema = defineEntity({
     batch: p.manyToOne(BatchSchema).ref().nullable(),
     /** Client-chosen; per user it names at most one event, forever. */
     idempotencyKey: p.string().length(255).nullable(),
+    /** SHA-256 of the event as accepted (see `request-fingerprint.ts`); null before it existed. */
+    requestFingerprint: p.string().length(64).nullable(),
     /** When the event happened, by the client's clock (`timestamp` in the API). */
     clientTimestamp: p.datetime().columnType('timestamptz').nullable(),
     /** The client's clock when it sent the request. */

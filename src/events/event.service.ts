@@ -7,7 +7,12 @@ import {
   eventWorkflowId,
   type EventWorkflowStarter,
 } from '../temporal/event-workflows';
-import { EventAlreadyProcessedError, ServiceUnavailableError } from '../errors';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  EventAlreadyProcessedError,
+  IdempotencyKeyReusedError,
+  ServiceUnavailableError,
+} from '../errors';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { EventSchema, type Event } from './event.entity';
@@ -15,6 +20,7 @@ import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
 import { toEventListItem, type EventListItem } from './event.view';
 import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
+import { batchFingerprint } from './request-fingerprint';
 
 export interface AcceptedEvent {
   event_id: string;
@@ -27,6 +33,23 @@ export interface AcceptedBatch {
   /** In request order: the new event, or the existing one a repeated idempotency key names. */
   event_ids: string[];
   workflow_id: string;
+}
+
+/** The unique constraint on a user's batch keys (migration 20261202000001). */
+const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
+
+/**
+ * Rows with keys sorted by key, keyless ones after: inserting a user's keys always in one
+ * order means two batches naming the same keys in different orders wait on each other
+ * instead of deadlocking.
+ */
+function inKeyOrder(rows: NewEventRow[]): NewEventRow[] {
+  return [...rows].sort((a, b) => {
+    if (a.idempotencyKey === b.idempotencyKey) return 0;
+    if (a.idempotencyKey === null) return 1;
+    if (b.idempotencyKey === null) return -1;
+    return a.idempotencyKey < b.idempotencyKey ? -1 : 1;
+  });
 }
 
 export interface EventServiceDeps {
@@ -86,9 +109,75 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
     const found = await em.find(
       EventSchema,
       { user: userId, idempotencyKey: { $in: keys } },
-      { fields: ['id', 'idempotencyKey', 'status', 'workflowId'] },
+      { fields: ['id', 'idempotencyKey', 'status', 'workflowId', 'requestFingerprint'] },
     );
     return new Map(found.map((e) => [e.idempotencyKey!, e]));
+  }
+
+  /**
+   * The batch this user sent before under `key`, answered as it was: keyed events by their key
+   * (some may predate that batch), keyless ones by their content among the batch's own events
+   * (equal fingerprints mean equal events, so which of equal twins gets which id is moot).
+   * Refuses a key sent before with other events.
+   */
+  async function repeatedBatch(
+    em: EntityManager,
+    userId: string,
+    key: string,
+    fingerprint: string,
+    rows: NewEventRow[],
+  ): Promise<AcceptedBatch | null> {
+    const batch = await em.findOne(
+      BatchSchema,
+      { user: userId, idempotencyKey: key },
+      { fields: ['id', 'workflowId', 'requestFingerprint'] },
+    );
+    if (!batch) return null;
+    if (batch.requestFingerprint !== fingerprint) {
+      throw new IdempotencyKeyReusedError(
+        'The Idempotency-Key was used for a batch with different events; send the original batch, or a new key',
+        [{ path: 'Idempotency-Key header', message: 'was used with a different body' }],
+      );
+    }
+    const keys = rows.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : []));
+    const keyed = keys.length > 0 ? await existingByKey(em, userId, keys) : new Map();
+    const own = await em.find(
+      EventSchema,
+      { batch: batch.id, idempotencyKey: null },
+      { fields: ['id', 'requestFingerprint'], orderBy: { id: 'asc' } },
+    );
+    const byContent = new Map<string | null | undefined, string[]>();
+    for (const e of own)
+      byContent.set(e.requestFingerprint, [...(byContent.get(e.requestFingerprint) ?? []), e.id]);
+    return {
+      batch_id: batch.id,
+      workflow_id: batch.workflowId,
+      event_ids: rows.map((r) =>
+        r.idempotencyKey
+          ? (keyed.get(r.idempotencyKey) as { id: string }).id
+          : byContent.get(r.requestFingerprint)!.shift()!,
+      ),
+    };
+  }
+
+  /** Refuses keys whose original event had another body; rows from before fingerprints pass. */
+  function refuseReusedKeys(
+    rows: { idempotencyKey: string | null; requestFingerprint: string }[],
+    existing: Map<string, { requestFingerprint?: string | null }>,
+    path: (index: number) => string,
+  ): void {
+    const issues = rows.flatMap((r, i) => {
+      const original = r.idempotencyKey ? existing.get(r.idempotencyKey) : undefined;
+      return original?.requestFingerprint && original.requestFingerprint !== r.requestFingerprint
+        ? [{ path: path(i), message: 'this idempotency key was used with a different body' }]
+        : [];
+    });
+    if (issues.length > 0) {
+      throw new IdempotencyKeyReusedError(
+        'An idempotency key was reused with a different body; send the original body, or a new key',
+        issues,
+      );
+    }
   }
 
   return {
@@ -104,9 +193,9 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
       const inserted = await insertNew(em, [row]);
       if (!inserted.has(row.id)) {
-        const original = (await existingByKey(em, user.id, [row.idempotencyKey!])).get(
-          row.idempotencyKey!,
-        )!;
+        const existing = await existingByKey(em, user.id, [row.idempotencyKey!]);
+        refuseReusedKeys([row], existing, () => '$.idempotency_key');
+        const original = existing.get(row.idempotencyKey!)!;
         return {
           created: false,
           event: {
@@ -132,40 +221,63 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
 
     /**
      * Stores the batch and its new events in one transaction, one multi-row insert. Events
-     * whose idempotency key this user already used resolve to the existing events.
+     * whose idempotency key this user already used resolve to the existing events. With a
+     * batch-level `idempotencyKey` already used by this user, stores and starts nothing and
+     * returns the original batch with `created: false` (not part of the response body).
      */
     async acceptBatch(
       em: EntityManager,
       user: User,
       body: CreateBatchBody,
-    ): Promise<AcceptedBatch> {
+      idempotencyKey?: string,
+    ): Promise<AcceptedBatch & { created: boolean }> {
       const receivedAt = new Date();
       const batchId = uuidv7(receivedAt.getTime());
       const workflowId = batchWorkflowId(batchId);
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      const eventIds = await em.transactional(async (tx) => {
-        await tx.insert(BatchSchema, {
-          id: batchId,
-          user: user.id,
-          workflowId,
-          eventCount: rows.length,
-          sentAt: body.sent_at ?? null,
-          receivedAt,
-          createdAt: receivedAt,
+      const fingerprint = batchFingerprint(rows.map((r) => r.requestFingerprint));
+      const repeat = idempotencyKey
+        ? () => repeatedBatch(em, user.id, idempotencyKey, fingerprint, rows)
+        : undefined;
+      const original = await repeat?.();
+      if (original) return { ...original, created: false };
+      let eventIds: string[];
+      try {
+        eventIds = await em.transactional(async (tx) => {
+          await tx.insert(BatchSchema, {
+            id: batchId,
+            user: user.id,
+            workflowId,
+            eventCount: rows.length,
+            idempotencyKey: idempotencyKey ?? null,
+            requestFingerprint: fingerprint,
+            sentAt: body.sent_at ?? null,
+            receivedAt,
+            createdAt: receivedAt,
+          });
+          const inserted = await insertNew(tx, inKeyOrder(rows));
+          const repeated = rows.filter((r) => !inserted.has(r.id));
+          if (repeated.length === 0) return rows.map((r) => r.id);
+          const existing = await existingByKey(
+            tx,
+            user.id,
+            repeated.map((r) => r.idempotencyKey!),
+          );
+          refuseReusedKeys(rows, existing, (i) => `$.events.${i}.idempotency_key`);
+          await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+          return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
         });
-        const inserted = await insertNew(tx, rows);
-        const repeated = rows.filter((r) => !inserted.has(r.id));
-        if (repeated.length === 0) return rows.map((r) => r.id);
-        const existing = await existingByKey(
-          tx,
-          user.id,
-          repeated.map((r) => r.idempotencyKey!),
-        );
-        await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
-        return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
-      });
+      } catch (err) {
+        // The same batch key committed by a concurrent request first: answer as a repeat.
+        const sameKey =
+          err instanceof UniqueConstraintViolationException &&
+          (err as { constraint?: string }).constraint === BATCH_KEY_CONSTRAINT;
+        const concurrent = sameKey ? await repeat?.() : undefined;
+        if (concurrent) return { ...concurrent, created: false };
+        throw err;
+      }
       const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
       if (newIds.length > 0) {
         await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
@@ -173,7 +285,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           log: { batch_id: batchId, workflow_id: workflowId },
         });
       }
-      return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
+      return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId, created: true };
     },
 
     /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */

@@ -159,7 +159,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'conflict: the request does not fit the resource state (e.g. reprocessing a processed event)',
   413: 'payload_too_large: the body is over the limit (the message names it)',
   415: 'unsupported_media_type: the body is not application/json',
-  422: 'validation_error: the body breaks the schema; details lists each issue',
+  422: 'validation_error: the body breaks the schema; details lists each issue. idempotency_key_reused: a key was used before with a different body',
   429: 'rate_limited: too many requests; see Retry-After',
   500: 'internal_error',
   503: 'service_unavailable: a dependency (the database, Temporal) cannot serve the request right now; see Retry-After',
@@ -235,12 +235,20 @@ export const registerEventRoutes =
       summary: 'Accept a batch of events, processed by one workflow',
       security: [{ [BEARER_AUTH]: [] }],
       request: {
+        headers: z.object({
+          'Idempotency-Key': idempotencyKey.optional().meta({
+            description:
+              'Names the batch: a retry with the same key and events returns the original batch; ' +
+              'with other events it is refused (422 idempotency_key_reused)',
+          }),
+        }),
         body: {
           required: true,
           content: { 'application/json': { schema: batchInputSchema(batchMaxEvents) } },
         },
       },
       responses: {
+        200: jsonResponse('A repeated Idempotency-Key: the original batch', acceptedBatchSchema),
         202: jsonResponse('Stored; processing has started', acceptedBatchSchema),
         ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
       },
