@@ -30,6 +30,8 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
 
   router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
     const body = parseOrThrow(batchBodySchema, ctx.request.body);
+    // The rate limit is in events: the rest of the batch is charged before anything is stored.
+    ctx.state.chargeEvents?.(body.events.length);
     const header = ctx.get('idempotency-key');
     const key =
       header === '' ? undefined : parseOrThrow(idempotencyKey, header, 'Idempotency-Key header');

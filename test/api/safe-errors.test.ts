@@ -160,6 +160,9 @@ describe('the database going away', () => {
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
         expect(res.body.error.code).toBe('service_unavailable');
       }
+      // A malformed token is refused by its shape, before any query: 401, not 503.
+      const malformed = await own.request('GET', '/api/v1/events', { token: 'not-a-token' });
+      expect(malformed.status).toBe(401);
       const ready = await own.request('GET', '/ready');
       expect(ready.status).toBe(503);
       expect(ready.body.checks.database).toBe('unavailable');
