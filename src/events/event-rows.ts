@@ -23,7 +23,8 @@ export interface NewEventRow {
   workflowId: string;
   batch: string | null;
   idempotencyKey: string | null;
-  requestFingerprint: string;
+  /** Set for events with an idempotency key (and by a keyed batch): only keys need it. */
+  requestFingerprint: string | null;
   clientTimestamp: Date | null;
   sentAt: Date | null;
   receivedAt: Date;
@@ -51,7 +52,8 @@ export function newEventRow(
     workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
-    requestFingerprint: eventFingerprint(input),
+    // Hashing costs a pass over the payload; events without a key never need it.
+    requestFingerprint: input.idempotency_key ? eventFingerprint(input) : null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

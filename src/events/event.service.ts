@@ -20,7 +20,7 @@ import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
 import { toEventListItem, type EventListItem } from './event.view';
 import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
-import { batchFingerprint } from './request-fingerprint';
+import { batchFingerprint, eventFingerprint } from './request-fingerprint';
 
 export interface AcceptedEvent {
   event_id: string;
@@ -162,7 +162,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
 
   /** Refuses keys whose original event had another body; rows from before fingerprints pass. */
   function refuseReusedKeys(
-    rows: { idempotencyKey: string | null; requestFingerprint: string }[],
+    rows: { idempotencyKey: string | null; requestFingerprint: string | null }[],
     existing: Map<string, { requestFingerprint?: string | null }>,
     path: (index: number) => string,
   ): void {
@@ -237,9 +237,14 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      const fingerprint = batchFingerprint(rows.map((r) => r.requestFingerprint));
+      let fingerprint: string | null = null;
+      if (idempotencyKey) {
+        // A keyed batch is told from a reused key by all its events, keyed or not.
+        rows.forEach((r, i) => (r.requestFingerprint ??= eventFingerprint(body.events[i]!)));
+        fingerprint = batchFingerprint(rows.map((r) => r.requestFingerprint!));
+      }
       const repeat = idempotencyKey
-        ? () => repeatedBatch(em, user.id, idempotencyKey, fingerprint, rows)
+        ? () => repeatedBatch(em, user.id, idempotencyKey, fingerprint!, rows)
         : undefined;
       const original = await repeat?.();
       if (original) return { ...original, created: false };
