@@ -3,7 +3,7 @@ import { Migration20261128000001_initial } from './Migration20261128000001_initi
 import { Migration20261128000002_batches_and_event_time } from './Migration20261128000002_batches_and_event_time';
 import { Migration20261128000003_idempotency_and_outbox } from './Migration20261128000003_idempotency_and_outbox';
 import { Migration20261128000004_attempts_and_listing } from './Migration20261128000004_attempts_and_listing';
-import { Migration20261202000001_request_fingerprints_and_batch_keys } from './Migration20261202000001_request_fingerprints_and_batch_keys';
+import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -24,7 +24,7 @@ export const migrationsList: MigrationObject[] = [
     class: Migration20261128000004_attempts_and_listing,
   },
   {
-    name: 'Migration20261202000001_request_fingerprints_and_batch_keys',
-    class: Migration20261202000001_request_fingerprints_and_batch_keys,
+    name: 'Migration20261202032800_request_fingerprints_and_batch_keys',
+    class: Migration20261202032800_request_fingerprints_and_batch_keys,
   },
 ];

@@ -35,7 +35,7 @@ export interface AcceptedBatch {
   workflow_id: string;
 }
 
-/** The unique constraint on a user's batch keys (migration 20261202000001). */
+/** The unique constraint on a user's batch keys (migration 20261202032800). */
 const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
 
 /**

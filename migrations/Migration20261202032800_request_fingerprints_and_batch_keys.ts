@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261202000001_request_fingerprints_and_batch_keys extends Migration {
+export class Migration20261202032800_request_fingerprints_and_batch_keys extends Migration {
   override async up(): Promise<void> {
     // SHA-256 of the event as first accepted: a key reused with another body is refused (422)
     // rather than answered with the original. Null for rows accepted before: any body matches.
