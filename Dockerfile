@@ -2,7 +2,9 @@
 # One image for the API, the worker and the migrations; docker-compose.yml picks the command.
 # The build stage compiles the TypeScript with tsc; the runtime stage has production packages
 # and the compiled JavaScript only, and runs it with plain node.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24, the Active LTS (supported into 2028); Node 20 left support in April 2026. The code
+# still runs on Node 20 (package.json engines, and what CI tests on) but the image must not.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

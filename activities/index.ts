@@ -1,11 +1,15 @@
 import { createBatchActivities } from './batch-activities';
 import { createProcessingActivities, type ActivityDeps } from './processing-activities';
+import { withSafeDatabaseErrors } from './safe-errors';
 
 export type { ActivityDeps } from './processing-activities';
 
 /** Every activity the worker registers, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createProcessingActivities(deps), ...createBatchActivities(deps) };
+  return withSafeDatabaseErrors(
+    { ...createProcessingActivities(deps), ...createBatchActivities(deps) },
+    deps.logger,
+  );
 }
 
 /** What workflows proxy; a type only, so the workflow bundle imports no activity code. */

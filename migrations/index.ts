@@ -5,6 +5,7 @@ import { Migration20261128000003_idempotency_and_outbox } from './Migration20261
 import { Migration20261128000004_attempts_and_listing } from './Migration20261128000004_attempts_and_listing';
 import { Migration20261202000001_queued_status } from './Migration20261202000001_queued_status';
 import { Migration20261202000005_event_subject_ids } from './Migration20261202000005_event_subject_ids';
+import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -28,5 +29,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261202000005_event_subject_ids',
     class: Migration20261202000005_event_subject_ids,
+  },
+  {
+    name: 'Migration20261202032800_request_fingerprints_and_batch_keys',
+    class: Migration20261202032800_request_fingerprints_and_batch_keys,
   },
 ];

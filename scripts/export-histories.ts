@@ -293,6 +293,8 @@ async function record(
         stats: () => ({ unstarted: 0, oldestAgeSec: 0, inFlight: 0, startRate: 0 }),
       },
       maxBacklog: 0,
+      workflows: starter,
+      logger: env.logger,
     });
     const started = async <T>(accepted: Promise<T>): Promise<T> => {
       const value = await accepted;

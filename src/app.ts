@@ -20,6 +20,7 @@ import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/open
 import type { AppState } from './http/state';
 import type { Logger } from './logger';
 import type { Outbox } from './events/outbox';
+import { createEventWorkflowStarter } from './temporal/event-workflows';
 import { browserSettingsRoutes } from './tracking/browser-settings.routes';
 import { trackingCors } from './tracking/tracking-cors';
 import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
@@ -47,7 +48,12 @@ export function createApp({
 }: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const events = countAcceptedEvents(
-    createEventService({ outbox, maxBacklog: config.admission.maxBacklog }),
+    createEventService({
+      outbox,
+      maxBacklog: config.admission.maxBacklog,
+      workflows: createEventWorkflowStarter(temporal, config),
+      logger,
+    }),
     metrics,
   );
   observeBacklog(metrics, outbox.stats);
@@ -62,7 +68,15 @@ export function createApp({
 
   const health = healthRoutes(
     [
-      { name: 'database', check: async () => (await orm.checkConnection()).ok },
+      {
+        name: 'database',
+        check: async () => {
+          const result = await orm.checkConnection();
+          // The driver's error, so the probe can name its code.
+          if (!result.ok) throw result.error ?? new Error(result.reason);
+          return true;
+        },
+      },
       {
         name: 'temporal',
         check: async () => {

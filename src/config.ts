@@ -25,7 +25,10 @@ const envSchema = z.object({
   BATCH_CHUNK_MAX_EVENTS: intFrom(1, 100_000).default(500),
   /** History length after which a batch run continues as new (Temporal warns at 10,240). */
   BATCH_HISTORY_EVENT_LIMIT: intFrom(100, 10_000).default(5000),
-  /** Requests per user per minute; 0 turns rate limiting off (the local default). */
+  /**
+   * Events per user per minute (a request counts as one, a batch as its events); 0 turns rate
+   * limiting off (the local default; docker-compose.yml sets one).
+   */
   RATE_LIMIT_PER_MINUTE: intFrom(0, 10_000_000).default(0),
 
   /** How often the outbox sweeps for events whose workflow has not started; 0 = off. */

@@ -44,7 +44,7 @@ export class ConflictError extends AppError {
 /** Thrown by reprocess for an event that is already processed: there is nothing to redo. */
 export class EventAlreadyProcessedError extends ConflictError {
   constructor(readonly eventId: string) {
-    super(`Event ${eventId} is already processed; only failed events can be reprocessed`);
+    super(`Event ${eventId} is already processed; there is nothing to reprocess`);
   }
 }
 
@@ -66,6 +66,16 @@ export class RequestValidationError extends AppError {
   readonly code = 'validation_error';
 }
 
+/**
+ * Thrown by accepting an event or a batch when its idempotency key was used before with a
+ * different body: answering with the original would hide the client's bug. `details` lists
+ * the mismatching keys' JSON paths.
+ */
+export class IdempotencyKeyReusedError extends AppError {
+  readonly status = 422;
+  readonly code = 'idempotency_key_reused';
+}
+
 /** Thrown by the rate limiter; `retryAfterSec` becomes the `Retry-After` header. */
 export class RateLimitedError extends AppError {
   readonly status = 429;
@@ -78,25 +88,35 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** Thrown when a dependency (database, Temporal) cannot serve the request right now. */
+/**
+ * Thrown when a dependency (database, Temporal) cannot serve the request right now;
+ * `retryAfterSec` becomes the `Retry-After` header, which clients' retry logic honours.
+ */
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;
   readonly code: string = 'service_unavailable';
+  constructor(
+    message: string,
+    readonly retryAfterSec = 5,
+  ) {
+    super(message);
+  }
 }
 
 /**
  * Thrown by admission when more events are stored unstarted than ADMISSION_MAX_BACKLOG:
- * accepting more would only lengthen the wait. `retryAfterSec` becomes `Retry-After`, an
- * estimate of when the backlog is back under the bound.
+ * accepting more would only lengthen the wait. `retryAfterSec` is an estimate of when the
+ * backlog is back under the bound.
  */
 export class BacklogFullError extends ServiceUnavailableError {
   override readonly code = 'backlog_full';
   constructor(
     readonly backlog: number,
-    readonly retryAfterSec: number,
+    retryAfterSec: number,
   ) {
     super(
       `${backlog} events are waiting to be processed, more than this service accepts at once; retry after ${retryAfterSec} s`,
+      retryAfterSec,
     );
   }
 }

@@ -6,8 +6,13 @@ export type Logger = pino.Logger;
  * JSON logs on stdout. Lines about an event carry `event_id` and `workflow_id`; payload contents
  * are logged at debug level only, and these paths are redacted at every level as a safety net.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  /** Where lines go; stdout when omitted (tests pass a stream to read them back). */
+  destination?: pino.DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'event-ingestion', ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -15,5 +20,6 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
       paths: ['payload', '*.payload', 'req.headers.authorization', 'token'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

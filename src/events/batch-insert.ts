@@ -32,20 +32,21 @@ export async function insertBatchEvents(
     event_time: r.eventTime,
     subject_user_id: r.subjectUserId,
     anonymous_id: r.anonymousId,
+    request_fingerprint: r.requestFingerprint,
   }));
   const withKeys = rows.some((r) => r.idempotencyKey !== null);
   const inserted = await em.execute<{ id: string }[]>(
     `insert into events (id, user_id, event_name, event_type, payload, status, processed,
                          workflow_id, batch_id, idempotency_key, client_timestamp, sent_at,
                          received_at, event_time, created_at, updated_at, subject_user_id,
-                         anonymous_id)
+                         anonymous_id, request_fingerprint)
      select r.id, ?, r.event_name, r.event_type, r.payload, 'received', false,
             ?, ?, r.idempotency_key, r.client_timestamp, r.sent_at,
-            ?, r.event_time, ?, ?, r.subject_user_id, r.anonymous_id
+            ?, r.event_time, ?, ?, r.subject_user_id, r.anonymous_id, r.request_fingerprint
        from jsonb_to_recordset(?::jsonb) as r(id uuid, event_name text, event_type text,
             payload jsonb, idempotency_key text, client_timestamp timestamptz,
             sent_at timestamptz, event_time timestamptz, subject_user_id text,
-            anonymous_id text)
+            anonymous_id text, request_fingerprint text)
      ${withKeys ? 'on conflict (user_id, idempotency_key) do nothing returning id' : ''}`,
     [
       shared.userId,

@@ -10,6 +10,10 @@ export const BatchSchema = defineEntity({
     user: p.manyToOne(UserSchema).ref(),
     workflowId: p.string().length(255),
     eventCount: p.integer(),
+    /** The request's `Idempotency-Key`: per user it names at most one batch, forever. */
+    idempotencyKey: p.string().length(255).nullable(),
+    /** SHA-256 of the batch's events as accepted, to tell a retry from a reused key. */
+    requestFingerprint: p.string().length(64).nullable(),
     sentAt: p.datetime().columnType('timestamptz').nullable(),
     receivedAt: p.datetime().columnType('timestamptz'),
     createdAt: p

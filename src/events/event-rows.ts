@@ -3,6 +3,7 @@ import { eventWorkflowId } from '../temporal/event-workflows';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
+import { eventFingerprint } from './request-fingerprint';
 
 /** The request-level times every event of one request shares. */
 export interface RequestTimes {
@@ -35,6 +36,8 @@ export interface NewEventRow {
   idempotencyKey: string | null;
   subjectUserId: string | null;
   anonymousId: string | null;
+  /** Set for events with an idempotency key (and by a keyed batch): only keys need it. */
+  requestFingerprint: string | null;
   clientTimestamp: Date | null;
   sentAt: Date | null;
   receivedAt: Date;
@@ -65,6 +68,8 @@ export function newEventRow(
     idempotencyKey: input.idempotency_key ?? null,
     subjectUserId: input.subject_user_id ?? null,
     anonymousId: input.anonymous_id ?? null,
+    // Hashing costs a pass over the payload; events without a key never need it.
+    requestFingerprint: input.idempotency_key ? eventFingerprint(input) : null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

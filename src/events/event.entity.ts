@@ -34,6 +34,8 @@ export const EventSchema = defineEntity({
     subjectUserId: p.string().length(255).nullable(),
     /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
     anonymousId: p.string().length(255).nullable(),
+    /** SHA-256 of the event as accepted (see `request-fingerprint.ts`); null before it existed. */
+    requestFingerprint: p.string().length(64).nullable(),
     /** When the event happened, by the client's clock (`timestamp` in the API). */
     clientTimestamp: p.datetime().columnType('timestamptz').nullable(),
     /** The client's clock when it sent the request. */

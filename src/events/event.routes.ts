@@ -30,8 +30,15 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
 
   router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
     const body = parseOrThrow(batchBodySchema, ctx.request.body);
-    ctx.status = 202;
-    ctx.body = await events.acceptBatch(ctx.state.em, ctx.state.user, body);
+    // The rate limit is in events: the rest of the batch is charged before anything is stored.
+    ctx.state.chargeEvents?.(body.events.length);
+    const header = ctx.get('idempotency-key');
+    const key =
+      header === '' ? undefined : parseOrThrow(idempotencyKey, header, 'Idempotency-Key header');
+    const { created, ...batch } = await events.acceptBatch(ctx.state.em, ctx.state.user, body, key);
+    // A repeated batch key is answered with the original batch, as "already here".
+    ctx.status = created ? 202 : 200;
+    ctx.body = batch;
   });
 
   router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {

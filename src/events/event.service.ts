@@ -1,8 +1,19 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
-import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
-import { BacklogFullError, EventAlreadyProcessedError } from '../errors';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Logger } from '../logger';
+import {
+  batchWorkflowId,
+  eventWorkflowId,
+  type EventWorkflowStarter,
+} from '../temporal/event-workflows';
+import {
+  BacklogFullError,
+  EventAlreadyProcessedError,
+  IdempotencyKeyReusedError,
+  ServiceUnavailableError,
+} from '../errors';
 import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
@@ -12,6 +23,7 @@ import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
 import { toEventListItem, type EventListItem } from './event.view';
 import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
+import { batchFingerprint, eventFingerprint } from './request-fingerprint';
 
 export interface AcceptedEvent {
   event_id: string;
@@ -26,9 +38,29 @@ export interface AcceptedBatch {
   workflow_id: string;
 }
 
+/** The unique constraint on a user's batch keys (migration 20261202032800). */
+const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
+
+/**
+ * Rows with keys sorted by key, keyless ones after: inserting a user's keys always in one
+ * order means two batches naming the same keys in different orders wait on each other
+ * instead of deadlocking.
+ */
+function inKeyOrder(rows: NewEventRow[]): NewEventRow[] {
+  return [...rows].sort((a, b) => {
+    if (a.idempotencyKey === b.idempotencyKey) return 0;
+    if (a.idempotencyKey === null) return 1;
+    if (b.idempotencyKey === null) return -1;
+    return a.idempotencyKey < b.idempotencyKey ? -1 : 1;
+  });
+}
+
 export interface EventServiceDeps {
   /** Starts the workflows of committed rows, after the answer. */
   outbox: Pick<Outbox, 'offer' | 'stats'>;
+  /** Whether a workflow is running: reprocess asks before it starts a run of its own. */
+  workflows: Pick<EventWorkflowStarter, 'isRunning'>;
+  logger: Logger;
   /** Stored-but-unstarted events beyond which new ones are refused for now; 0 = no bound. */
   maxBacklog: number;
 }
@@ -39,7 +71,7 @@ export interface EventServiceDeps {
  * (see `outbox.ts`). The row is the source of truth and PostgreSQL the durable queue: whatever
  * happens to the process after the commit, the outbox's sweep starts what is left.
  */
-export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
+export function createEventService({ outbox, maxBacklog, workflows, logger }: EventServiceDeps) {
   /** Refuses new events while more are stored than can be processed in reasonable time. */
   function admit(): void {
     if (maxBacklog === 0) return;
@@ -73,9 +105,75 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
     const found = await em.find(
       EventSchema,
       { user: userId, idempotencyKey: { $in: keys } },
-      { fields: ['id', 'idempotencyKey', 'status', 'workflowId'] },
+      { fields: ['id', 'idempotencyKey', 'status', 'workflowId', 'requestFingerprint'] },
     );
     return new Map(found.map((e) => [e.idempotencyKey!, e]));
+  }
+
+  /**
+   * The batch this user sent before under `key`, answered as it was: keyed events by their key
+   * (some may predate that batch), keyless ones by their content among the batch's own events
+   * (equal fingerprints mean equal events, so which of equal twins gets which id is moot).
+   * Refuses a key sent before with other events.
+   */
+  async function repeatedBatch(
+    em: EntityManager,
+    userId: string,
+    key: string,
+    fingerprint: string,
+    rows: NewEventRow[],
+  ): Promise<AcceptedBatch | null> {
+    const batch = await em.findOne(
+      BatchSchema,
+      { user: userId, idempotencyKey: key },
+      { fields: ['id', 'workflowId', 'requestFingerprint'] },
+    );
+    if (!batch) return null;
+    if (batch.requestFingerprint !== fingerprint) {
+      throw new IdempotencyKeyReusedError(
+        'The Idempotency-Key was used for a batch with different events; send the original batch, or a new key',
+        [{ path: 'Idempotency-Key header', message: 'was used with a different body' }],
+      );
+    }
+    const keys = rows.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : []));
+    const keyed = keys.length > 0 ? await existingByKey(em, userId, keys) : new Map();
+    const own = await em.find(
+      EventSchema,
+      { batch: batch.id, idempotencyKey: null },
+      { fields: ['id', 'requestFingerprint'], orderBy: { id: 'asc' } },
+    );
+    const byContent = new Map<string | null | undefined, string[]>();
+    for (const e of own)
+      byContent.set(e.requestFingerprint, [...(byContent.get(e.requestFingerprint) ?? []), e.id]);
+    return {
+      batch_id: batch.id,
+      workflow_id: batch.workflowId,
+      event_ids: rows.map((r) =>
+        r.idempotencyKey
+          ? (keyed.get(r.idempotencyKey) as { id: string }).id
+          : byContent.get(r.requestFingerprint)!.shift()!,
+      ),
+    };
+  }
+
+  /** Refuses keys whose original event had another body; rows from before fingerprints pass. */
+  function refuseReusedKeys(
+    rows: { idempotencyKey: string | null; requestFingerprint: string | null }[],
+    existing: Map<string, { requestFingerprint?: string | null }>,
+    path: (index: number) => string,
+  ): void {
+    const issues = rows.flatMap((r, i) => {
+      const original = r.idempotencyKey ? existing.get(r.idempotencyKey) : undefined;
+      return original?.requestFingerprint && original.requestFingerprint !== r.requestFingerprint
+        ? [{ path: path(i), message: 'this idempotency key was used with a different body' }]
+        : [];
+    });
+    if (issues.length > 0) {
+      throw new IdempotencyKeyReusedError(
+        'An idempotency key was reused with a different body; send the original body, or a new key',
+        issues,
+      );
+    }
   }
 
   return {
@@ -92,9 +190,9 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
       const inserted = await insertNew(em, [row]);
       if (!inserted.has(row.id)) {
-        const original = (await existingByKey(em, user.id, [row.idempotencyKey!])).get(
-          row.idempotencyKey!,
-        )!;
+        const existing = await existingByKey(em, user.id, [row.idempotencyKey!]);
+        refuseReusedKeys([row], existing, () => '$.idempotency_key');
+        const original = existing.get(row.idempotencyKey!)!;
         return {
           created: false,
           event: {
@@ -119,13 +217,16 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
 
     /**
      * Stores the batch and its new events in one transaction, one insert statement. Events
-     * whose idempotency key this user already used resolve to the existing events.
+     * whose idempotency key this user already used resolve to the existing events. With a
+     * batch-level `idempotencyKey` already used by this user, stores and starts nothing and
+     * returns the original batch with `created: false` (not part of the response body).
      */
     async acceptBatch(
       em: EntityManager,
       user: User,
       body: CreateBatchBody,
-    ): Promise<AcceptedBatch> {
+      idempotencyKey?: string,
+    ): Promise<AcceptedBatch & { created: boolean }> {
       admit();
       const receivedAt = new Date();
       const batchId = uuidv7(receivedAt.getTime());
@@ -133,39 +234,70 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
       const rows = body.events.map((e) =>
         newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
       );
-      const { eventIds, inserted } = await em.transactional(async (tx) => {
-        await tx.insert(BatchSchema, {
-          id: batchId,
-          user: user.id,
-          workflowId,
-          eventCount: rows.length,
-          sentAt: body.sent_at ?? null,
-          receivedAt,
-          createdAt: receivedAt,
+      let fingerprint: string | null = null;
+      if (idempotencyKey) {
+        // A keyed batch is told from a reused key by all its events, keyed or not.
+        rows.forEach((r, i) => (r.requestFingerprint ??= eventFingerprint(body.events[i]!)));
+        fingerprint = batchFingerprint(rows.map((r) => r.requestFingerprint!));
+      }
+      const repeat = idempotencyKey
+        ? () => repeatedBatch(em, user.id, idempotencyKey, fingerprint!, rows)
+        : undefined;
+      const original = await repeat?.();
+      if (original) return { ...original, created: false };
+      let accepted: { eventIds: string[]; inserted: Set<string> };
+      try {
+        accepted = await em.transactional(async (tx) => {
+          await tx.insert(BatchSchema, {
+            id: batchId,
+            user: user.id,
+            workflowId,
+            eventCount: rows.length,
+            idempotencyKey: idempotencyKey ?? null,
+            requestFingerprint: fingerprint,
+            sentAt: body.sent_at ?? null,
+            receivedAt,
+            createdAt: receivedAt,
+          });
+          const inserted = await insertBatchEvents(
+            tx,
+            { userId: user.id, batchId, workflowId, receivedAt },
+            inKeyOrder(rows),
+          );
+          const repeated = rows.filter((r) => !inserted.has(r.id));
+          if (repeated.length === 0) return { eventIds: rows.map((r) => r.id), inserted };
+          const existing = await existingByKey(
+            tx,
+            user.id,
+            repeated.map((r) => r.idempotencyKey!),
+          );
+          refuseReusedKeys(rows, existing, (i) => `$.events.${i}.idempotency_key`);
+          await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+          return {
+            eventIds: rows.map((r) =>
+              inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id,
+            ),
+            inserted,
+          };
         });
-        const inserted = await insertBatchEvents(
-          tx,
-          { userId: user.id, batchId, workflowId, receivedAt },
-          rows,
-        );
-        const ids = rows.map((r) => r.id);
-        if (inserted.size === rows.length) return { eventIds: ids, inserted };
-        const repeated = rows.filter((r) => !inserted.has(r.id));
-        const existing = await existingByKey(
-          tx,
-          user.id,
-          repeated.map((r) => r.idempotencyKey!),
-        );
-        await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
-        return {
-          eventIds: rows.map((r) =>
-            inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id,
-          ),
-          inserted,
-        };
-      });
-      if (inserted.size > 0) outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
-      return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
+      } catch (err) {
+        // The same batch key committed by a concurrent request first: answer as a repeat.
+        const sameKey =
+          err instanceof UniqueConstraintViolationException &&
+          (err as { constraint?: string }).constraint === BATCH_KEY_CONSTRAINT;
+        const concurrent = sameKey ? await repeat?.() : undefined;
+        if (concurrent) return { ...concurrent, created: false };
+        throw err;
+      }
+      if (accepted.inserted.size > 0) {
+        outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
+      }
+      return {
+        batch_id: batchId,
+        event_ids: accepted.eventIds,
+        workflow_id: workflowId,
+        created: true,
+      };
     },
 
     /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */
@@ -194,9 +326,11 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
     },
 
     /**
-     * Starts a new processing run of a failed event, after a fix. Idempotent while a run is
-     * going on: a second call reports that run and starts nothing. The run gets the event's
-     * own workflow id, so Temporal keeps earlier runs of it visible beside the new one.
+     * Starts a new processing run of an event that has none: a failed one, after a fix, or one
+     * left `received`, `queued` or `processing` by a run that was terminated, timed out or
+     * lost (nothing else would ever move it on). Idempotent while a run is going on: the call
+     * reports that run and starts nothing. The run gets the event's own workflow id, so
+     * Temporal keeps earlier runs of it visible beside the new one.
      */
     async reprocess(
       em: EntityManager,
@@ -211,13 +345,27 @@ export function createEventService({ outbox, maxBacklog }: EventServiceDeps) {
       if (!event) return null;
       if (event.status === 'processed') throw new EventAlreadyProcessedError(id);
       const workflowId = eventWorkflowId(id);
-      const claimed = await em.nativeUpdate(
-        EventSchema,
-        { id, status: 'failed' },
-        { status: 'received', workflowId, updatedAt: new Date() },
-      );
+      // Only Temporal knows whether an unfinished event's run is still alive. The status seen
+      // here guards the claim, and Temporal refuses a second start of the same workflow id,
+      // so concurrent calls start one run between them.
+      const orphaned =
+        event.status !== 'failed' &&
+        !(await workflows.isRunning(event.workflowId).catch((err: unknown) => {
+          logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
+          throw new ServiceUnavailableError(
+            'Temporal cannot tell whether the event is being processed; retry later',
+          );
+        }));
+      const claimed =
+        event.status === 'failed' || orphaned
+          ? await em.nativeUpdate(
+              EventSchema,
+              { id, status: event.status },
+              { status: 'received', workflowId, updatedAt: new Date() },
+            )
+          : 0;
       if (claimed === 0) {
-        // Not failed (any more): a run is already on its way.
+        // Its run is still going on, or another call just claimed the event.
         const current = await em.findOneOrFail(
           EventSchema,
           { id },

@@ -23,7 +23,7 @@ export interface BacklogStats {
 
 export interface OutboxOptions {
   orm: Orm;
-  workflows: EventWorkflowStarter;
+  workflows: Pick<EventWorkflowStarter, 'startEvent' | 'startBatch'>;
   logger: Logger;
   /** How often to sweep for rows no process is starting; 0 leaves sweeping to other processes. */
   intervalMs: number;

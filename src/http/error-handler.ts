@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { AppError, BacklogFullError, RateLimitedError } from '../errors';
+import { summarizeDatabaseError } from '../db/safe-errors';
+import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
 /** The JSON error body every failed request gets. */
@@ -9,7 +10,9 @@ export interface ErrorBody {
 
 /**
  * The top of the middleware chain: turns typed errors into their status and JSON body, and any
- * other error into a bare 500. Stack traces, SQL and payloads stay in the logs.
+ * other error into a bare 500. Database errors are logged by their codes and names only (their
+ * messages carry SQL with inlined payloads); an unreachable database answers 503 with
+ * `Retry-After`, so clients retry instead of giving up. Stack traces stay in the logs.
  */
 export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
@@ -30,9 +33,21 @@ export function errorHandler(logger: Logger): Middleware {
       if (err instanceof AppError) {
         ctx.status = err.status;
         ctx.body = body(err.code, err.message, err.details);
-        if (err instanceof RateLimitedError || err instanceof BacklogFullError) {
+        if (err instanceof RateLimitedError || err instanceof ServiceUnavailableError)
           ctx.set('Retry-After', String(err.retryAfterSec));
-        }
+        return;
+      }
+      const db = summarizeDatabaseError(err);
+      if (db) {
+        logger.error({ method: ctx.method, path: ctx.path, ...db.fields }, db.reason);
+        const answer = db.unavailable
+          ? new ServiceUnavailableError('The database is unavailable; retry later')
+          : undefined;
+        ctx.status = answer ? answer.status : 500;
+        ctx.body = answer
+          ? body(answer.code, answer.message)
+          : body('internal_error', 'Internal server error');
+        if (answer) ctx.set('Retry-After', String(answer.retryAfterSec));
         return;
       }
       const status = httpStatusOf(err);

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { summarizeDatabaseError } from '../db/safe-errors';
 import type { AppState } from './state';
 
 /** A dependency the readiness probe checks; `check` throws or resolves false when it is down. */
@@ -8,8 +9,9 @@ export interface ReadinessCheck {
 }
 
 /**
- * `GET /health`: the process is alive. `GET /ready`: every dependency answers; `describe` adds
- * figures an operator wants beside the verdict.
+ * `GET /health`: the process is alive. `GET /ready`: every dependency answers; when one does
+ * not, `reasons` says why in a short phrase (codes and names, never addresses or SQL).
+ * `describe` adds figures an operator wants beside the verdict.
  */
 export function healthRoutes(
   checks: ReadinessCheck[],
@@ -22,16 +24,23 @@ export function healthRoutes(
   router.get('/ready', async (ctx) => {
     const results = await Promise.all(
       checks.map(async (c) => {
-        const ok = await withTimeout(c.check(), 2000).catch(() => false);
-        return [c.name, ok ? 'ok' : 'unavailable'] as const;
+        const reason = await withTimeout(c.check(), 2000).then(
+          (ok) => (ok ? null : 'check failed'),
+          (err: unknown) => reasonOf(err),
+        );
+        return { name: c.name, reason };
       }),
     );
-    const ready = results.every(([, s]) => s === 'ok');
+    const ready = results.every((r) => r.reason === null);
     ctx.status = ready ? 200 : 503;
+    if (!ready) ctx.set('Retry-After', '5');
     ctx.body = {
       status: ready ? 'ready' : 'not_ready',
-      checks: Object.fromEntries(results),
+      checks: Object.fromEntries(results.map((r) => [r.name, r.reason ? 'unavailable' : 'ok'])),
       ...describe(),
+      ...(!ready && {
+        reasons: Object.fromEntries(results.filter((r) => r.reason).map((r) => [r.name, r.reason])),
+      }),
     };
   });
   return router;
@@ -39,7 +48,7 @@ export function healthRoutes(
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms`)), ms);
     p.then(
       (v) => {
         clearTimeout(t);
@@ -51,4 +60,19 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** A short phrase for a failed check; messages of other errors may name hosts, so only codes. */
+function reasonOf(err: unknown): string {
+  const db = summarizeDatabaseError(err);
+  if (db) return db.reason;
+  if (err instanceof TimeoutError) return err.message;
+  const code = (err as { code?: unknown } | null)?.code;
+  const name = err instanceof Error ? err.name : 'error';
+  return typeof code === 'string' || typeof code === 'number' ? `${name} ${code}` : name;
+}
+
+/** A check that did not answer in time. */
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
 }

@@ -140,7 +140,8 @@ export function countAcceptedEvents(events: EventService, metrics: ApiMetrics): 
     },
     async acceptBatch(...args) {
       const accepted = await events.acceptBatch(...args);
-      metrics.eventsAccepted.inc(accepted.event_ids.length);
+      // A repeated batch key accepts nothing new.
+      if (accepted.created) metrics.eventsAccepted.inc(accepted.event_ids.length);
       return accepted;
     },
   };

@@ -152,6 +152,8 @@ export const readinessSchema = z
         }),
       })
       .meta({ description: 'Shown, not judged: a backlog drains on its own' }),
+    /** Why each unavailable dependency is, e.g. "database error: ECONNREFUSED"; when not ready. */
+    reasons: z.record(z.string(), z.string()).optional(),
   })
   .meta({ id: 'Readiness' });
 
@@ -174,10 +176,10 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'conflict: the request does not fit the resource state (e.g. reprocessing a processed event)',
   413: 'payload_too_large: the body is over the limit (the message names it)',
   415: 'unsupported_media_type: the body is not application/json',
-  422: 'validation_error: the body breaks the schema; details lists each issue',
+  422: 'validation_error: the body breaks the schema; details lists each issue. idempotency_key_reused: a key was used before with a different body',
   429: 'rate_limited: too many requests; see Retry-After',
   500: 'internal_error',
-  503: 'service_unavailable: a dependency cannot serve the request right now; or backlog_full: more events wait to be processed than ADMISSION_MAX_BACKLOG (see Retry-After)',
+  503: 'service_unavailable: a dependency (the database, Temporal) cannot serve the request right now; backlog_full: more events wait to be processed than ADMISSION_MAX_BACKLOG. See Retry-After',
 };
 
 /** A JSON response with `schema`. */
@@ -250,12 +252,20 @@ export const registerEventRoutes =
       summary: 'Accept a batch of events, processed by one workflow',
       security: [{ [BEARER_AUTH]: [] }],
       request: {
+        headers: z.object({
+          'Idempotency-Key': idempotencyKey.optional().meta({
+            description:
+              'Names the batch: a retry with the same key and events returns the original batch; ' +
+              'with other events it is refused (422 idempotency_key_reused)',
+          }),
+        }),
         body: {
           required: true,
           content: { 'application/json': { schema: batchInputSchema(batchMaxEvents) } },
         },
       },
       responses: {
+        200: jsonResponse('A repeated Idempotency-Key: the original batch', acceptedBatchSchema),
         202: jsonResponse(
           'Stored; its workflow starts right after the answer',
           acceptedBatchSchema,
@@ -272,23 +282,25 @@ export const registerEventRoutes =
       request: { query: listEventsQuerySchema },
       responses: {
         200: jsonResponse('A page of events', eventListSchema),
-        ...errorResponses(401, 422, 429, 500),
+        ...errorResponses(401, 422, 429, 500, 503),
       },
     });
     registry.registerPath({
       method: 'post',
       path: '/api/v1/events/{id}/reprocess',
       tags: ['events'],
-      summary: 'Start a new processing run of a failed event, after a fix',
+      summary: 'Start a new processing run of a failed event, or of one whose run is gone',
       description:
-        'Earlier runs stay visible in Temporal under the same workflow id, and the event keeps ' +
-        'its attempt count and last error. Idempotent while a run is going on.',
+        'Accepts a failed event, and a received, queued or processing one whose workflow run ' +
+        'is closed (terminated, timed out) or was never started. Earlier runs stay visible in ' +
+        'Temporal under the same workflow id, and the event keeps its attempt count and last ' +
+        'error. Idempotent while a run is going on.',
       security: [{ [BEARER_AUTH]: [] }],
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('A run is already going on: nothing new started', acceptedEventSchema),
         202: jsonResponse('A new run started', acceptedEventSchema),
-        ...errorResponses(401, 404, 409, 429, 500),
+        ...errorResponses(401, 404, 409, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -300,7 +312,7 @@ export const registerEventRoutes =
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('The batch', batchViewSchema),
-        ...errorResponses(401, 404, 429, 500),
+        ...errorResponses(401, 404, 429, 500, 503),
       },
     });
     registry.registerPath({
@@ -312,7 +324,7 @@ export const registerEventRoutes =
       request: { params: z.object({ id: eventIdParamSchema }) },
       responses: {
         200: jsonResponse('The event', eventViewSchema),
-        ...errorResponses(401, 404, 429, 500),
+        ...errorResponses(401, 404, 429, 500, 503),
       },
     });
   };

@@ -7,4 +7,9 @@ export interface AppState {
   em: EntityManager;
   /** The authenticated user; set by `requireUser`. */
   user: User;
+  /**
+   * Charges the rate limit for a request of `events` events in all (the first is charged on
+   * arrival); throws `RateLimitedError`. Set by the rate limiter, absent when it is off.
+   */
+  chargeEvents?: (events: number) => void;
 }

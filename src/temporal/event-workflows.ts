@@ -1,4 +1,8 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { processEventBatchWorkflow, processEventWorkflow } from '../../workflows';
 import {
   BatchIdKey,
@@ -26,6 +30,11 @@ export interface EventWorkflowStarter {
   }): Promise<boolean>;
   /** Starts processing of a committed batch; same contract as `startEvent`. */
   startBatch(batch: { id: string; userId: string }): Promise<boolean>;
+  /**
+   * Whether the workflow's latest run is still running: false when it closed (completed,
+   * failed, terminated, timed out...) or was never started. Throws when Temporal cannot say.
+   */
+  isRunning(workflowId: string): Promise<boolean>;
 }
 
 /** Starts event workflows with the configured policy on the configured task queue. */
@@ -81,6 +90,17 @@ export function createEventWorkflowStarter(
           ],
         }),
       ),
+    isRunning: async (workflowId) => {
+      try {
+        const description = await client.withDeadline(Date.now() + temporal.startTimeoutMs, () =>
+          client.workflow.getHandle(workflowId).describe(),
+        );
+        return description.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
   };
 }
 

@@ -37,7 +37,8 @@ describe('idempotency keys', () => {
     await h.waitForEvent(alice.token, first.body.event_id);
     const again = await h.request('POST', '/api/v1/events', {
       token: alice.token,
-      body: { ...event, payload: { plan: 'changed' }, idempotency_key: key },
+      // Key order and `sent_at` are not part of what a key promises.
+      body: { idempotency_key: key, ...event, sent_at: new Date().toISOString() },
     });
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ ...first.body, status: 'processed' });
@@ -173,5 +174,161 @@ describe('idempotency keys', () => {
       }),
     ]);
     expect(await rowsWithKey(alice.id, key)).toBe(0);
+  });
+});
+
+describe('a key reused with a different body', () => {
+  it('answers 422 naming the key, for a single event', async () => {
+    const key = freshKey();
+    const first = await h.request('POST', '/api/v1/events', {
+      token: alice.token,
+      body: { ...event, idempotency_key: key },
+    });
+    expect(first.status).toBe(202);
+    const reused = await h.request('POST', '/api/v1/events', {
+      token: alice.token,
+      body: { ...event, payload: { plan: 'changed' } },
+      headers: { 'idempotency-key': key },
+    });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error.code).toBe('idempotency_key_reused');
+    expect(reused.body.error.details).toEqual([
+      expect.objectContaining({ path: '$.idempotency_key' }),
+    ]);
+    expect(await rowsWithKey(alice.id, key)).toBe(1);
+  });
+
+  it('answers 422 naming the event, for a batch, and stores none of it', async () => {
+    const key = freshKey();
+    await h.request('POST', '/api/v1/events', {
+      token: alice.token,
+      body: { ...event, idempotency_key: key },
+    });
+    const fresh = freshKey();
+    const res = await h.request('POST', '/api/v1/events/batch', {
+      token: alice.token,
+      body: {
+        events: [
+          { ...event, idempotency_key: fresh },
+          { ...event, event_name: 'other', idempotency_key: key },
+        ],
+      },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('idempotency_key_reused');
+    expect(res.body.error.details).toEqual([
+      expect.objectContaining({ path: '$.events.1.idempotency_key' }),
+    ]);
+    expect(await rowsWithKey(alice.id, fresh)).toBe(0);
+  });
+});
+
+describe('the Idempotency-Key header on a batch', () => {
+  const batch = {
+    events: [
+      { ...event, payload: { n: 1 } },
+      { ...event, payload: { n: 2 } },
+      { ...event, payload: { n: 1 } },
+    ],
+  };
+  const batchesWithKey = async (userId: string, key: string) =>
+    Number(
+      (
+        await h.orm.em
+          .fork()
+          .getConnection()
+          .execute<{ n: string }[]>(
+            'select count(*) as n from batches where user_id = ? and idempotency_key = ?',
+            [userId, key],
+          )
+      )[0]!.n,
+    );
+
+  it('a retry answers 200 with the original batch and stores nothing twice', async () => {
+    const key = freshKey();
+    const headers = { 'idempotency-key': key };
+    const first = await h.request('POST', '/api/v1/events/batch', {
+      token: alice.token,
+      body: batch,
+      headers,
+    });
+    expect(first.status).toBe(202);
+    expect(Object.keys(first.body).sort()).toEqual(['batch_id', 'event_ids', 'workflow_id']);
+    const again = await h.request('POST', '/api/v1/events/batch', {
+      token: alice.token,
+      body: { ...batch, sent_at: new Date().toISOString() },
+      headers,
+    });
+    expect(again.status).toBe(200);
+    // Events 0 and 2 are equal twins: which of the two ids each gets back is immaterial.
+    expect({ ...again.body, event_ids: [...again.body.event_ids].sort() }).toEqual({
+      ...first.body,
+      event_ids: [...first.body.event_ids].sort(),
+    });
+    expect(again.body.event_ids[1]).toBe(first.body.event_ids[1]);
+    expect(await batchesWithKey(alice.id, key)).toBe(1);
+    // Another user's batch key is their own.
+    const other = await h.request('POST', '/api/v1/events/batch', {
+      token: bob.token,
+      body: batch,
+      headers,
+    });
+    expect(other.status).toBe(202);
+  });
+
+  it('with other events answers 422 naming the header', async () => {
+    const key = freshKey();
+    const headers = { 'idempotency-key': key };
+    await h.request('POST', '/api/v1/events/batch', { token: alice.token, body: batch, headers });
+    const reused = await h.request('POST', '/api/v1/events/batch', {
+      token: alice.token,
+      body: { events: batch.events.slice(1) },
+      headers,
+    });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error).toMatchObject({
+      code: 'idempotency_key_reused',
+      details: [expect.objectContaining({ path: 'Idempotency-Key header' })],
+    });
+  });
+
+  it('ten concurrent retries make one batch', async () => {
+    const key = freshKey();
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        h.request('POST', '/api/v1/events/batch', {
+          token: alice.token,
+          body: batch,
+          headers: { 'idempotency-key': key },
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([...Array(9).fill(200), 202]);
+    expect(new Set(answers.map((a) => a.body.batch_id)).size).toBe(1);
+    expect(new Set(answers.map((a) => [...a.body.event_ids].sort().join())).size).toBe(1);
+    expect(await batchesWithKey(alice.id, key)).toBe(1);
+  });
+});
+
+describe('concurrent batches naming the same keys in opposite orders', () => {
+  it('neither deadlocks: every request answers 2xx and each key names one event', async () => {
+    const rounds = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const keys = Array.from({ length: 500 }, () => freshKey());
+        const send = (order: string[]) =>
+          h.request('POST', '/api/v1/events/batch', {
+            token: alice.token,
+            body: { events: order.map((k) => ({ ...event, idempotency_key: k })) },
+          });
+        const answers = await Promise.all([send(keys), send([...keys].reverse())]);
+        return { keys, answers };
+      }),
+    );
+    for (const { keys, answers } of rounds) {
+      expect(answers.map((a) => a.status)).toEqual([202, 202]);
+      const [forward, backward] = answers.map((a) => a.body.event_ids as string[]);
+      expect(forward).toEqual([...backward!].reverse());
+      expect(await rowsWithKey(alice.id, keys[0]!)).toBe(1);
+    }
   });
 });

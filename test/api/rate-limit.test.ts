@@ -18,12 +18,40 @@ describe('per-user rate limiting', () => {
     expect(limited.body.error).toEqual({
       code: 'rate_limited',
       message: expect.stringMatching(
-        /^Rate limit of 5 requests per minute exceeded; retry after \d+ s$/,
+        /^Rate limit of 5 events per minute exceeded; retry after \d+ s$/,
       ),
     });
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(12);
     expect((await get(bob.token)).status).toBe(404);
+  });
+
+  it('counts the events of a batch, not the request', async () => {
+    const carol = await h.createUser();
+    const batch = (n: number) =>
+      h.request('POST', '/api/v1/events/batch', {
+        token: carol.token,
+        body: {
+          events: Array.from({ length: n }, () => ({ event_name: 'e', event_type: 't' })),
+        },
+      });
+    expect((await batch(3)).status).toBe(202);
+    const limited = await batch(3);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lets a batch larger than a minute through from a full bucket, then holds the rest', async () => {
+    const dave = await h.createUser();
+    const big = await h.request('POST', '/api/v1/events/batch', {
+      token: dave.token,
+      body: { events: Array.from({ length: 8 }, () => ({ event_name: 'e', event_type: 't' })) },
+    });
+    expect(big.status).toBe(202);
+    const next = await h.request('GET', '/api/v1/events', { token: dave.token });
+    expect(next.status).toBe(429);
+    expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(12);
   });
 });

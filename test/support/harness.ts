@@ -56,6 +56,8 @@ export interface HarnessOptions {
    * exactly what the API itself starts.
    */
   outboxSweep?: boolean;
+  /** Where the service's log lines go (at LOG_LEVEL), for tests that read them. */
+  logDestination?: { write(line: string): void };
 }
 
 export interface ApiResponse<T = any> {
@@ -107,7 +109,7 @@ export class Harness {
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, {}, options.logDestination);
     const orm = await createOrm(config.database);
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     let worker: Worker | undefined;
