@@ -20,6 +20,11 @@ export interface EventExtras {
   anonymous_id?: string;
   /** This event's own `sent_at`; wins over the request's. */
   sent_at?: Date;
+  /**
+   * The key names a message, not a request: a repeat is dropped whatever its body, as analytics
+   * SDKs expect of `messageId` (their retries carry new timestamps), so no fingerprint is kept.
+   */
+  key_names_message?: true;
 }
 
 /** The row inserted for one accepted event, in entity property names. */
@@ -69,7 +74,8 @@ export function newEventRow(
     subjectUserId: input.subject_user_id ?? null,
     anonymousId: input.anonymous_id ?? null,
     // Hashing costs a pass over the payload; events without a key never need it.
-    requestFingerprint: input.idempotency_key ? eventFingerprint(input) : null,
+    requestFingerprint:
+      input.idempotency_key && !input.key_names_message ? eventFingerprint(input) : null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,
