@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import type { BatchPolicy, ProcessingPolicy } from '../workflows/types';
+import {
+  DEFAULT_TEMPORAL_ADDRESS,
+  resolveTemporalConnection,
+  type TemporalConnection,
+} from './temporal/connection-options';
+
+export { DEFAULT_TEMPORAL_ADDRESS };
 
 /** Where `npm start` puts its embedded PostgreSQL when `DATABASE_URL` is not set. */
 export const EMBEDDED_POSTGRES_PORT = 54329;
 export const DEFAULT_DATABASE_URL = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_POSTGRES_PORT}/events`;
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 const MB = 1024 * 1024;
 
@@ -37,8 +43,26 @@ const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
 
-  TEMPORAL_ADDRESS: z.string().min(1).default(DEFAULT_TEMPORAL_ADDRESS),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /**
+   * Where Temporal is and how to authenticate: read by `@temporalio/envconfig`, as the `temporal`
+   * CLI and the other SDKs read them, over the TOML profile TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE
+   * name. Unset: 127.0.0.1:7233, namespace `default`, plain gRPC.
+   */
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
+  /** Temporal Cloud API key; turns TLS on unless TEMPORAL_TLS=false. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().min(1).optional(),
+  /** Name the server certificate carries when it is not the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('event-ingestion'),
   /**
    * How long accepting an event may wait for Temporal to start its workflow. Past it the event
@@ -100,7 +124,8 @@ export interface Config {
     rateLimitPerMinute: number;
   };
   database: { url: string; poolMax: number };
-  temporal: { address: string; namespace: string; taskQueue: string; startTimeoutMs: number };
+  /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
+  temporal: TemporalConnection & { taskQueue: string; startTimeoutMs: number };
   processing: ProcessingPolicy;
   batch: BatchPolicy;
   outbox: { intervalMs: number; graceMs: number; batchSize: number };
@@ -147,6 +172,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const temporal = resolveTemporalConnection(present as Record<string, string>);
+  if (!temporal.connection) throw new ConfigError(temporal.problems);
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -160,8 +187,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      ...temporal.connection,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       startTimeoutMs: e.TEMPORAL_START_TIMEOUT_MS,
     },

@@ -5,6 +5,7 @@ import { startConfiguredOutboxRelay } from './events/outbox-relay';
 import { listen } from './http/listen';
 import { createLogger } from './logger';
 import { createTemporalClient } from './temporal/client';
+import { TemporalConnectError, describeTemporalConnection } from './temporal/connection-options';
 
 /** Entry point of the API process (`npm run start:api`). */
 async function main(): Promise<void> {
@@ -13,6 +14,16 @@ async function main(): Promise<void> {
   const orm = await createOrm(config.database);
   const temporal = createTemporalClient(config.temporal);
   const app = createApp({ config, orm, temporal, logger });
+  // The API works without Temporal (events wait for the outbox relay), so this does not stop the
+  // start; but a wrong key or certificate should be said once, plainly, not found in retries.
+  void temporal.connection.ensureConnected().then(
+    () => logger.info(describeTemporalConnection(config.temporal), 'connected to Temporal'),
+    (err: unknown) =>
+      logger.error(
+        { ...describeTemporalConnection(config.temporal), reason: String(err) },
+        new TemporalConnectError(config.temporal, err).message,
+      ),
+  );
 
   const server = await listen(app, config.api.port, config.api.host);
   server.keepAliveTimeout = 65_000;

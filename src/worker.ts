@@ -2,6 +2,12 @@ import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
 import { createLogger } from './logger';
+import {
+  TemporalConnectError,
+  connectOnce,
+  connectionOptions,
+  describeTemporalConnection,
+} from './temporal/connection-options';
 import { createEventWorker } from './worker/create-worker';
 import { serveMetrics, type MetricsServer } from './worker/metrics-server';
 import { installTemporalRuntime, socketAddress } from './worker/runtime';
@@ -20,7 +26,9 @@ async function main(): Promise<void> {
   });
   const metrics = createWorkerMetrics({ maxEventTypes });
   const orm = await createOrm(config.database);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await connectOnce(config.temporal, () =>
+    NativeConnection.connect(connectionOptions(config.temporal)),
+  );
   const worker = await createEventWorker({ config, orm, logger, connection, metrics });
   let metricsServer: MetricsServer | undefined;
   if (workerPort) {
@@ -34,7 +42,7 @@ async function main(): Promise<void> {
   logger.info(
     {
       task_queue: config.temporal.taskQueue,
-      address: config.temporal.address,
+      ...describeTemporalConnection(config.temporal),
       metrics: workerPort ? socketAddress(workerHost, workerPort) : 'off',
       sdk_metrics: sdkPort ? socketAddress(workerHost, sdkPort) : 'off',
     },
@@ -51,6 +59,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(
+    err instanceof ConfigError || err instanceof TemporalConnectError ? err.message : err,
+  );
   process.exit(1);
 });

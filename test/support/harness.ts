@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger';
 import { startConfiguredOutboxRelay } from '../../src/events/outbox-relay';
 import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
+import { connectionOptions } from '../../src/temporal/connection-options';
 import { createUser } from '../../src/users/user.service';
 import { findFreePort } from '../../src/dev/temporal-dev-server';
 import type { AppState } from '../../src/http/state';
@@ -103,7 +104,7 @@ export class Harness {
     const { sdkMetricsUrl } = await ensureRuntime();
     const logger = createLogger(config.logLevel);
     const orm = await createOrm(config.database);
-    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    const connection = await NativeConnection.connect(connectionOptions(config.temporal));
     let worker: Worker | undefined;
     let workerRun: Promise<void> | undefined;
     let metricsServer: MetricsServer | undefined;
