@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import Koa from 'koa';
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
@@ -5,6 +6,7 @@ import type { Orm } from './db/orm';
 import { batchRoutes } from './events/batch.routes';
 import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
+import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
 import { rateLimitPerUser } from './http/rate-limit';
@@ -16,7 +18,9 @@ import {
   type ApiMetrics,
 } from './http/metrics';
 import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
+import { requestId } from './http/request-id';
 import type { AppState } from './http/state';
+import { traceRequests } from './http/tracing';
 import type { Logger } from './logger';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
 
@@ -27,6 +31,8 @@ export interface AppDeps {
   logger: Logger;
   /** Where request and event metrics go; a fresh registry when omitted. */
   metrics?: ApiMetrics;
+  /** A span per request when tracing is on. */
+  tracer?: Tracer;
 }
 
 /** Builds the HTTP application from its dependencies; listening is the caller's business. */
@@ -36,11 +42,18 @@ export function createApp({
   temporal,
   logger,
   metrics = createApiMetrics(),
+  tracer,
 }: AppDeps): Koa<AppState> {
-  const app = new Koa<AppState>({ proxy: false });
+  const app = new Koa<AppState>({
+    proxy: config.api.trustProxyHops > 0,
+    maxIpsCount: config.api.trustProxyHops,
+  });
   const workflows = createEventWorkflowStarter(temporal, config);
   const events = countAcceptedEvents(createEventService({ workflows, logger }), metrics);
 
+  app.use(requestId());
+  if (tracer) app.use(traceRequests(tracer));
+  app.use(accessLog(logger));
   app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {

@@ -22,6 +22,16 @@ const envSchema = z.object({
 
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: intFrom(0, 65535).default(3000),
+  /**
+   * Behind a load balancer: take the client address from X-Forwarded-For (and the protocol from
+   * X-Forwarded-Proto). Off by default, since a client could otherwise claim any address.
+   */
+  TRUST_PROXY: z.stringbool().default(false),
+  /**
+   * How many proxies append to X-Forwarded-For; the client address is read that many entries
+   * from the right, where a client cannot forge it.
+   */
+  TRUST_PROXY_HOPS: intFrom(1, 10).default(1),
   /** Largest accepted body for a single event: room for a 1 MB payload plus its envelope. */
   EVENT_MAX_BODY_BYTES: intFrom(1024, 64 * MB).default(2 * MB),
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
@@ -101,6 +111,12 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
   /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
   TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
+  /**
+   * OpenTelemetry traces go over OTLP/HTTP to this endpoint (e.g. http://collector:4318); unset,
+   * tracing is off and costs nothing. The exporter reads the other OTEL_EXPORTER_OTLP_* itself.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('event-ingestion'),
   /** Distinct `event_type` label values one worker reports before folding the rest into `other`. */
   WORKER_METRICS_MAX_EVENT_TYPES: intFrom(1, 10_000).default(50),
 });
@@ -122,6 +138,8 @@ export interface Config {
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
     rateLimitPerMinute: number;
+    /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
+    trustProxyHops: number;
   };
   database: { url: string; poolMax: number };
   /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
@@ -132,6 +150,13 @@ export interface Config {
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number };
   shutdownGraceMs: number;
   metrics: MetricsConfig;
+  tracing: TracingConfig;
+}
+
+/** OpenTelemetry tracing; off when `otlpEndpoint` is undefined. */
+export interface TracingConfig {
+  otlpEndpoint: string | undefined;
+  serviceName: string;
 }
 
 /** Where and how the API and the worker expose Prometheus metrics. */
@@ -184,6 +209,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {
@@ -222,5 +248,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
       maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
     },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
   };
 }

@@ -1,9 +1,12 @@
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
+import { traceQueries } from './db/query-tracing';
 import { startConfiguredOutboxRelay } from './events/outbox-relay';
 import { listen } from './http/listen';
 import { createLogger } from './logger';
+import { startTracing } from './tracing';
 import { createTemporalClient } from './temporal/client';
 import { TemporalConnectError, describeTemporalConnection } from './temporal/connection-options';
 
@@ -11,9 +14,13 @@ import { TemporalConnectError, describeTemporalConnection } from './temporal/con
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'api' });
+  const tracing = startTracing(config.tracing, 'api');
+  if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
-  const temporal = createTemporalClient(config.temporal);
-  const app = createApp({ config, orm, temporal, logger });
+  const temporal = createTemporalClient(config.temporal, {
+    workflowInterceptors: tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
+  });
+  const app = createApp({ config, orm, temporal, logger, tracer: tracing?.tracer });
   // The API works without Temporal (events wait for the outbox relay), so this does not stop the
   // start; but a wrong key or certificate should be said once, plainly, not found in retries.
   void temporal.connection.ensureConnected().then(
@@ -44,7 +51,7 @@ async function main(): Promise<void> {
     server.close(() => {
       void (async () => {
         await relay?.stop();
-        await Promise.allSettled([orm.close(), temporal.connection.close()]);
+        await Promise.allSettled([orm.close(), temporal.connection.close(), tracing?.shutdown()]);
         logger.info('API stopped');
         process.exit(0);
       })();

@@ -1,7 +1,9 @@
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
+import { traceQueries } from './db/query-tracing';
 import { createLogger } from './logger';
+import { startTracing } from './tracing';
 import {
   TemporalConnectError,
   connectOnce,
@@ -25,11 +27,20 @@ async function main(): Promise<void> {
     sdkMetricsAddress: sdkPort ? socketAddress(workerHost, sdkPort) : undefined,
   });
   const metrics = createWorkerMetrics({ maxEventTypes });
+  const tracing = startTracing(config.tracing, 'worker');
+  if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
   const connection = await connectOnce(config.temporal, () =>
     NativeConnection.connect(connectionOptions(config.temporal)),
   );
-  const worker = await createEventWorker({ config, orm, logger, connection, metrics });
+  const worker = await createEventWorker({
+    config,
+    orm,
+    logger,
+    connection,
+    metrics,
+    tracing,
+  });
   let metricsServer: MetricsServer | undefined;
   if (workerPort) {
     metricsServer = await serveMetrics(metrics.registry, {
@@ -54,6 +65,7 @@ async function main(): Promise<void> {
     await metricsServer?.close();
     await connection.close();
     await orm.close();
+    await tracing?.shutdown();
     logger.info('worker stopped');
   }
 }

@@ -1,6 +1,7 @@
-import { Client, Connection, type ClientOptions } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
 import { connectionOptions } from './connection-options';
+import { requestIdClientInterceptor } from './request-id-interceptor';
 
 /**
  * A client whose connection is made on first use, so the API starts (and accepts events into
@@ -8,7 +9,7 @@ import { connectionOptions } from './connection-options';
  */
 export function createTemporalClient(
   temporal: Config['temporal'],
-  options: Pick<ClientOptions, 'interceptors'> = {},
+  options: { workflowInterceptors?: WorkflowClientInterceptor[] } = {},
 ): Client {
   const connection = Connection.lazy({
     ...connectionOptions(temporal),
@@ -17,6 +18,8 @@ export function createTemporalClient(
   return new Client({
     connection,
     namespace: temporal.namespace,
-    ...(options.interceptors && { interceptors: options.interceptors }),
+    interceptors: {
+      workflow: [requestIdClientInterceptor(), ...(options.workflowInterceptors ?? [])],
+    },
   });
 }

@@ -2,13 +2,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Koa from 'koa';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
+import type { Tracing } from '../../src/tracing';
 import { startConfiguredOutboxRelay } from '../../src/events/outbox-relay';
 import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
@@ -54,6 +56,12 @@ export interface HarnessOptions {
   databaseUrl?: string;
   /** Run the outbox relay beside the API, as the API process does. */
   outboxRelay?: boolean;
+  /** Where API and worker log (access log tests); silent, or TEST_LOG_LEVEL, when omitted. */
+  logger?: Logger;
+  /** Trace the API, the workflow starts, the workflows and the activities. */
+  tracing?: Tracing;
+  /** A workflow bundle of the test's own (one with the tracing interceptors). */
+  workflowBundlePath?: string;
 }
 
 export interface ApiResponse<T = any> {
@@ -102,7 +110,7 @@ export class Harness {
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
-    const logger = createLogger(config.logLevel);
+    const logger = options.logger ?? createLogger(config.logLevel);
     const orm = await createOrm(config.database);
     const connection = await NativeConnection.connect(connectionOptions(config.temporal));
     let worker: Worker | undefined;
@@ -115,9 +123,10 @@ export class Harness {
         orm,
         logger,
         connection,
-        workflowBundle: { codePath: testEnv.workflowBundlePath },
+        workflowBundle: { codePath: options.workflowBundlePath ?? testEnv.workflowBundlePath },
         wrapActivities: options.wrapActivities,
         metrics,
+        tracing: options.tracing,
       });
       metricsServer = await serveMetrics(metrics.registry, {
         host: '127.0.0.1',
@@ -127,11 +136,13 @@ export class Harness {
       });
       workerRun = worker.run();
     }
-    const temporal = createTemporalClient({
-      ...config.temporal,
-      address: options.apiTemporalAddress ?? config.temporal.address,
-    });
-    const app = createApp({ config, orm, temporal, logger });
+    const temporal = createTemporalClient(
+      { ...config.temporal, address: options.apiTemporalAddress ?? config.temporal.address },
+      {
+        workflowInterceptors: options.tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
+      },
+    );
+    const app = createApp({ config, orm, temporal, logger, tracer: options.tracing?.tracer });
     const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
     const relay = options.outboxRelay
