@@ -5,6 +5,6 @@
 export function workflowInterceptorModules(tracing: boolean): string[] {
   return [
     require.resolve('../../workflows/request-id'),
-    ...(tracing ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow')] : []),
+    ...(tracing ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] : []),
   ];
 }
