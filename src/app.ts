@@ -6,6 +6,7 @@ import type { Orm } from './db/orm';
 import { batchRoutes } from './events/batch.routes';
 import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
+import { databaseCheck, migrationsCheck, temporalCheck } from './health/dependency-checks';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
@@ -63,15 +64,12 @@ export function createApp({
   });
 
   const health = healthRoutes([
-    { name: 'database', check: async () => (await orm.checkConnection()).ok },
-    {
-      name: 'temporal',
-      check: async () => {
-        await temporal.connection.ensureConnected();
-        await temporal.workflowService.getSystemInfo({});
-        return true;
-      },
-    },
+    databaseCheck(orm),
+    migrationsCheck(orm),
+    temporalCheck(async () => {
+      await temporal.connection.ensureConnected();
+      await temporal.workflowService.getSystemInfo({});
+    }),
   ]);
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
   const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });

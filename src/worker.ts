@@ -14,6 +14,7 @@ import { createEventWorker } from './worker/create-worker';
 import { serveMetrics, type MetricsServer } from './worker/metrics-server';
 import { installTemporalRuntime, socketAddress } from './worker/runtime';
 import { createWorkerMetrics } from './worker/worker-metrics';
+import { workerProbes } from './worker/worker-probes';
 
 /**
  * Entry point of the worker process (`npm run start:worker`). The SDK stops polling on SIGINT
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       port: workerPort,
       token,
       logger,
+      health: workerProbes(worker, orm, connection),
     });
   }
   logger.info(

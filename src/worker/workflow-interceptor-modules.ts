@@ -5,6 +5,8 @@
 export function workflowInterceptorModules(tracing: boolean): string[] {
   return [
     require.resolve('../../workflows/request-id'),
-    ...(tracing ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] : []),
+    ...(tracing
+      ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')]
+      : []),
   ];
 }

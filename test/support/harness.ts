@@ -22,6 +22,7 @@ import { createEventWorker } from '../../src/worker/create-worker';
 import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';
 import { installTemporalRuntime } from '../../src/worker/runtime';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics';
+import { workerProbes } from '../../src/worker/worker-probes';
 import { readTestEnv } from '../setup/test-env';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -133,6 +134,7 @@ export class Harness {
         port: 0,
         token: config.metrics.token,
         logger,
+        health: workerProbes(worker, orm, connection),
       });
       workerRun = worker.run();
     }
