@@ -156,6 +156,8 @@ http {
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Not installed: reported by waitForPort; without a listener the error would crash jest.
+  child.once('error', (err) => (stderr += err.message));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (const port of [tlsPort, mtlsPort, apiKeyPort]) {
     await waitForPort(port, child, () => stderr);
@@ -193,6 +195,11 @@ export function removeTestCertificates(certs: TestCertificates): void {
 async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
+    if (child.pid === undefined) {
+      throw new Error(
+        'nginx could not be started: these tests need it (apt-get install nginx-light)',
+      );
+    }
     if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr()}`);
     const open = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
