@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import Koa from 'koa';
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
@@ -5,6 +6,8 @@ import type { Orm } from './db/orm';
 import { batchRoutes } from './events/batch.routes';
 import { eventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
+import { databaseCheck, migrationsCheck, temporalCheck } from './health/dependency-checks';
+import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
 import { healthRoutes } from './http/health.routes';
 import { rateLimitPerUser } from './http/rate-limit';
@@ -17,7 +20,9 @@ import {
   type ApiMetrics,
 } from './http/metrics';
 import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
+import { requestId } from './http/request-id';
 import type { AppState } from './http/state';
+import { traceRequests } from './http/tracing';
 import type { Logger } from './logger';
 import type { Outbox } from './events/outbox';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
@@ -35,6 +40,8 @@ export interface AppDeps {
   outbox: Outbox;
   /** Where request and event metrics go; a fresh registry when omitted. */
   metrics?: ApiMetrics;
+  /** A span per request when tracing is on. */
+  tracer?: Tracer;
 }
 
 /** Builds the HTTP application from its dependencies; listening is the caller's business. */
@@ -45,8 +52,12 @@ export function createApp({
   logger,
   outbox,
   metrics = createApiMetrics(),
+  tracer,
 }: AppDeps): Koa<AppState> {
-  const app = new Koa<AppState>({ proxy: false });
+  const app = new Koa<AppState>({
+    proxy: config.api.trustProxyHops > 0,
+    maxIpsCount: config.api.trustProxyHops,
+  });
   const events = countAcceptedEvents(
     createEventService({
       outbox,
@@ -58,6 +69,9 @@ export function createApp({
   );
   observeBacklog(metrics, outbox.stats);
 
+  app.use(requestId());
+  if (tracer) app.use(traceRequests(tracer));
+  app.use(accessLog(logger));
   app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {
@@ -68,23 +82,12 @@ export function createApp({
 
   const health = healthRoutes(
     [
-      {
-        name: 'database',
-        check: async () => {
-          const result = await orm.checkConnection();
-          // The driver's error, so the probe can name its code.
-          if (!result.ok) throw result.error ?? new Error(result.reason);
-          return true;
-        },
-      },
-      {
-        name: 'temporal',
-        check: async () => {
-          await temporal.connection.ensureConnected();
-          await temporal.workflowService.getSystemInfo({});
-          return true;
-        },
-      },
+      databaseCheck(orm),
+      migrationsCheck(orm),
+      temporalCheck(async () => {
+        await temporal.connection.ensureConnected();
+        await temporal.workflowService.getSystemInfo({});
+      }),
     ],
     // Readiness does not depend on the backlog (a deep backlog still drains), but shows it.
     () => {

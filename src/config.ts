@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import type { BatchPolicy, ProcessingPolicy } from '../workflows/types';
+import {
+  DEFAULT_TEMPORAL_ADDRESS,
+  resolveTemporalConnection,
+  type TemporalConnection,
+} from './temporal/connection-options';
+
+export { DEFAULT_TEMPORAL_ADDRESS };
 
 /** Where `npm start` puts its embedded PostgreSQL when `DATABASE_URL` is not set. */
 export const EMBEDDED_POSTGRES_PORT = 54329;
 export const DEFAULT_DATABASE_URL = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_POSTGRES_PORT}/events`;
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 const MB = 1024 * 1024;
 
@@ -16,6 +22,16 @@ const envSchema = z.object({
 
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: intFrom(0, 65535).default(3000),
+  /**
+   * Behind a load balancer: take the client address from X-Forwarded-For (and the protocol from
+   * X-Forwarded-Proto). Off by default, since a client could otherwise claim any address.
+   */
+  TRUST_PROXY: z.stringbool().default(false),
+  /**
+   * How many proxies append to X-Forwarded-For; the client address is read that many entries
+   * from the right, where a client cannot forge it.
+   */
+  TRUST_PROXY_HOPS: intFrom(1, 10).default(1),
   /** Largest accepted body for a single event: room for a 1 MB payload plus its envelope. */
   EVENT_MAX_BODY_BYTES: intFrom(1024, 64 * MB).default(2 * MB),
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
@@ -52,8 +68,26 @@ const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
 
-  TEMPORAL_ADDRESS: z.string().min(1).default(DEFAULT_TEMPORAL_ADDRESS),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /**
+   * Where Temporal is and how to authenticate: read by `@temporalio/envconfig`, as the `temporal`
+   * CLI and the other SDKs read them, over the TOML profile TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE
+   * name. Unset: 127.0.0.1:7233, namespace `default`, plain gRPC.
+   */
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
+  /** Temporal Cloud API key; turns TLS on unless TEMPORAL_TLS=false. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().min(1).optional(),
+  /** Name the server certificate carries when it is not the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('event-ingestion'),
   /**
    * How long one workflow start may take before the outbox gives up on it for now; the event
@@ -102,6 +136,12 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
   /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
   TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
+  /**
+   * OpenTelemetry traces go over OTLP/HTTP to this endpoint (e.g. http://collector:4318); unset,
+   * tracing is off and costs nothing. The exporter reads the other OTEL_EXPORTER_OTLP_* itself.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('event-ingestion'),
   /** Distinct `event_type` label values one worker reports before folding the rest into `other`. */
   WORKER_METRICS_MAX_EVENT_TYPES: intFrom(1, 10_000).default(50),
 });
@@ -123,9 +163,12 @@ export interface Config {
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
     rateLimitPerMinute: number;
+    /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
+    trustProxyHops: number;
   };
   database: { url: string; poolMax: number };
-  temporal: { address: string; namespace: string; taskQueue: string; startTimeoutMs: number };
+  /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
+  temporal: TemporalConnection & { taskQueue: string; startTimeoutMs: number };
   processing: ProcessingPolicy;
   batch: BatchPolicy;
   outbox: {
@@ -144,6 +187,13 @@ export interface Config {
   };
   shutdownGraceMs: number;
   metrics: MetricsConfig;
+  tracing: TracingConfig;
+}
+
+/** OpenTelemetry tracing; off when `otlpEndpoint` is undefined. */
+export interface TracingConfig {
+  otlpEndpoint: string | undefined;
+  serviceName: string;
 }
 
 /** Where and how the API and the worker expose Prometheus metrics. */
@@ -184,6 +234,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const temporal = resolveTemporalConnection(present as Record<string, string>);
+  if (!temporal.connection) throw new ConfigError(temporal.problems);
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -194,11 +246,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      ...temporal.connection,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       startTimeoutMs: e.TEMPORAL_START_TIMEOUT_MS,
     },
@@ -239,5 +291,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
       maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
     },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
   };
 }

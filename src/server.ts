@@ -1,18 +1,26 @@
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
+import { traceQueries } from './db/query-tracing';
 import { startConfiguredOutbox } from './events/outbox';
 import { listen } from './http/listen';
 import { countStartFailure, createApiMetrics } from './http/metrics';
 import { createLogger } from './logger';
+import { startTracing } from './tracing';
 import { createTemporalClient } from './temporal/client';
+import { TemporalConnectError, describeTemporalConnection } from './temporal/connection-options';
 
 /** Entry point of the API process (`npm run start:api`). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'api' });
+  const tracing = startTracing(config.tracing, 'api');
+  if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
-  const temporal = createTemporalClient(config.temporal);
+  const temporal = createTemporalClient(config.temporal, {
+    workflowInterceptors: tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
+  });
   const metrics = createApiMetrics();
   const outbox = startConfiguredOutbox({
     config,
@@ -21,7 +29,26 @@ async function main(): Promise<void> {
     logger,
     onStartFailed: countStartFailure(metrics),
   });
-  const app = createApp({ config, orm, temporal, logger, outbox, metrics });
+  const app = createApp({
+    config,
+    orm,
+    temporal,
+    logger,
+    outbox,
+    metrics,
+    tracer: tracing?.tracer,
+  });
+  // The API works without Temporal (events wait in PostgreSQL for the outbox), so this does not
+  // stop the start; but a wrong key or certificate should be said once, plainly, not found in
+  // retries.
+  void temporal.connection.ensureConnected().then(
+    () => logger.info(describeTemporalConnection(config.temporal), 'connected to Temporal'),
+    (err: unknown) =>
+      logger.error(
+        { ...describeTemporalConnection(config.temporal), reason: String(err) },
+        new TemporalConnectError(config.temporal, err).message,
+      ),
+  );
 
   const server = await listen(app, config.api.port, config.api.host);
   server.keepAliveTimeout = 65_000;
@@ -41,7 +68,7 @@ async function main(): Promise<void> {
       void (async () => {
         // Rows offered but not yet started stay `received`; the next process's sweep starts them.
         await outbox.stop();
-        await Promise.allSettled([orm.close(), temporal.connection.close()]);
+        await Promise.allSettled([orm.close(), temporal.connection.close(), tracing?.shutdown()]);
         logger.info('API stopped');
         process.exit(0);
       })();

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Connection } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { ConfigError, loadConfig } from './config';
+import { connectionOptions } from './temporal/connection-options';
 
 /**
  * A poll lasts up to about 70 s and the server stamps a poller when its poll starts, so a live
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const suffix = `@${os.hostname()}`;
   const connection = await Connection.connect({
-    address: config.temporal.address,
+    ...connectionOptions(config.temporal),
     connectTimeout: CONNECT_TIMEOUT_MS,
   });
   try {

@@ -1,11 +1,20 @@
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
+import { traceQueries } from './db/query-tracing';
 import { createLogger } from './logger';
+import { startTracing } from './tracing';
+import {
+  TemporalConnectError,
+  connectOnce,
+  connectionOptions,
+  describeTemporalConnection,
+} from './temporal/connection-options';
 import { createEventWorker } from './worker/create-worker';
 import { serveMetrics, type MetricsServer } from './worker/metrics-server';
 import { installTemporalRuntime, socketAddress } from './worker/runtime';
 import { createWorkerMetrics } from './worker/worker-metrics';
+import { workerProbes } from './worker/worker-probes';
 
 /**
  * Entry point of the worker process (`npm run start:worker`). The SDK stops polling on SIGINT
@@ -19,9 +28,20 @@ async function main(): Promise<void> {
     sdkMetricsAddress: sdkPort ? socketAddress(workerHost, sdkPort) : undefined,
   });
   const metrics = createWorkerMetrics({ maxEventTypes });
+  const tracing = startTracing(config.tracing, 'worker');
+  if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createEventWorker({ config, orm, logger, connection, metrics });
+  const connection = await connectOnce(config.temporal, () =>
+    NativeConnection.connect(connectionOptions(config.temporal)),
+  );
+  const worker = await createEventWorker({
+    config,
+    orm,
+    logger,
+    connection,
+    metrics,
+    tracing,
+  });
   let metricsServer: MetricsServer | undefined;
   if (workerPort) {
     metricsServer = await serveMetrics(metrics.registry, {
@@ -29,12 +49,13 @@ async function main(): Promise<void> {
       port: workerPort,
       token,
       logger,
+      health: workerProbes(worker, orm, connection),
     });
   }
   logger.info(
     {
       task_queue: config.temporal.taskQueue,
-      address: config.temporal.address,
+      ...describeTemporalConnection(config.temporal),
       metrics: workerPort ? socketAddress(workerHost, workerPort) : 'off',
       sdk_metrics: sdkPort ? socketAddress(workerHost, sdkPort) : 'off',
     },
@@ -46,11 +67,14 @@ async function main(): Promise<void> {
     await metricsServer?.close();
     await connection.close();
     await orm.close();
+    await tracing?.shutdown();
     logger.info('worker stopped');
   }
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(
+    err instanceof ConfigError || err instanceof TemporalConnectError ? err.message : err,
+  );
   process.exit(1);
 });

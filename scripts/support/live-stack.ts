@@ -14,6 +14,7 @@ import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { findFreePort, startTemporalDevServer } from '../../src/dev/temporal-dev-server';
 import { createLogger } from '../../src/logger';
 import { createTemporalClient } from '../../src/temporal/client';
+import { connectionOptions } from '../../src/temporal/connection-options';
 import { createUser } from '../../src/users/user.service';
 import { createEventWorker } from '../../src/worker/create-worker';
 import { installTemporalRuntime } from '../../src/worker/runtime';
@@ -123,7 +124,7 @@ async function start(
   cleanups.push(() => orm.close(true));
 
   opts.log('bundling the workflows and starting a worker');
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   cleanups.push(() => connection.close());
   const worker: Worker = await createEventWorker({
     config,

@@ -207,7 +207,7 @@ export const registerHealthRoutes: RouteGroup = (registry) => {
     method: 'get',
     path: '/ready',
     tags: ['operations'],
-    summary: 'Readiness: PostgreSQL and Temporal both answer',
+    summary: 'Readiness: PostgreSQL and Temporal answer, and every migration is applied',
     responses: {
       200: jsonResponse('Every dependency answers', readinessSchema),
       503: jsonResponse('At least one dependency does not answer', readinessSchema),

@@ -5,6 +5,8 @@ import type { User } from '../users/user.entity';
 export interface AppState {
   /** This request's unit of work (a fork of the ORM's entity manager). */
   em: EntityManager;
+  /** This request's id (`X-Request-Id`); set by `requestId`. */
+  requestId: string;
   /** The authenticated user; set by `requireUser`. */
   user: User;
   /**

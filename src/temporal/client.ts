@@ -1,14 +1,25 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
+import { connectionOptions } from './connection-options';
+import { requestIdClientInterceptor } from './request-id-interceptor';
 
 /**
  * A client whose connection is made on first use, so the API starts (and accepts events into
  * PostgreSQL) even while Temporal is down.
  */
-export function createTemporalClient(temporal: Config['temporal']): Client {
+export function createTemporalClient(
+  temporal: Config['temporal'],
+  options: { workflowInterceptors?: WorkflowClientInterceptor[] } = {},
+): Client {
   const connection = Connection.lazy({
-    address: temporal.address,
+    ...connectionOptions(temporal),
     connectTimeout: temporal.startTimeoutMs,
   });
-  return new Client({ connection, namespace: temporal.namespace });
+  return new Client({
+    connection,
+    namespace: temporal.namespace,
+    interceptors: {
+      workflow: [requestIdClientInterceptor(), ...(options.workflowInterceptors ?? [])],
+    },
+  });
 }

@@ -1,11 +1,23 @@
-import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  makeWorkflowExporter,
+} from '@temporalio/interceptors-opentelemetry';
+import {
+  type ActivityInterceptorsFactory,
+  type NativeConnection,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
 import { EventSchema } from '../events/event.entity';
 import type { Logger } from '../logger';
+import type { Tracing } from '../tracing';
 import { activityMetricsInterceptor } from './metrics-interceptor';
 import type { WorkerMetrics } from './worker-metrics';
+import { workflowInterceptorModules } from './workflow-interceptor-modules';
 
 export interface EventWorkerDeps {
   config: Config;
@@ -18,41 +30,41 @@ export interface EventWorkerDeps {
   wrapActivities?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
   /** Where activity and event metrics go; none are recorded when omitted. */
   metrics?: WorkerMetrics;
+  /** Spans for each workflow and activity; none when omitted (tracing off). */
+  tracing?: Tracing;
 }
 
 /** The worker that runs the event workflows and their activities. */
 export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> {
   const { config, orm, logger, connection } = deps;
   const activities = createActivities({ orm, logger });
+  // A bundle built ahead of time has no tracing interceptors: with tracing on, bundle at start.
+  const code = workflowCode(
+    deps.workflowBundle,
+    deps.tracing ? undefined : config.worker.workflowBundlePath,
+  );
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflowCode(deps.workflowBundle, config.worker.workflowBundlePath),
+    ...code,
     activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     shutdownGraceTime: config.shutdownGraceMs,
-    ...(deps.metrics && {
-      interceptors: {
-        activity: [
-          activityMetricsInterceptor(deps.metrics, {
-            async eventType(eventId) {
-              const event = await orm.em
-                .fork()
-                .findOne(EventSchema, { id: eventId }, { fields: ['eventType'] });
-              return event?.eventType ?? null;
-            },
-            batchOutcome: (batchId) =>
-              orm.em.fork().execute(
-                `select event_type as "eventType", status, count(*)::int as n
-                   from events where batch_id = ? group by 1, 2`,
-                [batchId],
-              ),
-          }),
-        ],
-      },
+    interceptors: {
+      // A prebuilt bundle was made with them (see workflowInterceptorModules).
+      ...(code.workflowsPath && {
+        workflowModules: workflowInterceptorModules(deps.tracing !== undefined),
+      }),
+      activity: [
+        ...(deps.tracing ? [tracingInterceptors] : []),
+        ...(deps.metrics ? [metricsInterceptors(deps.metrics, orm)] : []),
+      ],
+    },
+    ...(deps.tracing && {
+      sinks: { exporter: makeWorkflowExporter(deps.tracing.spanProcessor, deps.tracing.resource) },
     }),
   });
 }
@@ -64,4 +76,27 @@ function workflowCode(
   if (bundle) return { workflowBundle: bundle };
   if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
   return { workflowsPath: require.resolve('../../workflows') };
+}
+
+/** An activity span per attempt, child of the workflow span that scheduled it. */
+const tracingInterceptors: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+  outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+});
+
+function metricsInterceptors(metrics: WorkerMetrics, orm: Orm): ActivityInterceptorsFactory {
+  return activityMetricsInterceptor(metrics, {
+    async eventType(eventId) {
+      const event = await orm.em
+        .fork()
+        .findOne(EventSchema, { id: eventId }, { fields: ['eventType'] });
+      return event?.eventType ?? null;
+    },
+    batchOutcome: (batchId) =>
+      orm.em.fork().execute(
+        `select event_type as "eventType", status, count(*)::int as n
+           from events where batch_id = ? group by 1, 2`,
+        [batchId],
+      ),
+  });
 }

@@ -2,7 +2,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
+import { checkReadiness, type ReadinessCheck } from '../health/readiness';
 import { mayScrape } from '../metrics/scrape-auth';
+
+/** Probes for orchestrators, served beside `/metrics` without its token. */
+export interface WorkerHealth {
+  /** `GET /health`: the worker has not failed or stopped (draining is alive). */
+  alive(): boolean;
+  /** `GET /ready`: these dependencies answer (and `alive`). */
+  checks: ReadinessCheck[];
+}
 
 /** A running metrics endpoint. */
 export interface MetricsServer {
@@ -17,10 +26,25 @@ export interface MetricsServer {
  */
 export async function serveMetrics(
   registry: Registry,
-  options: { host: string; port: number; token: string | undefined; logger: Logger },
+  options: {
+    host: string;
+    port: number;
+    token: string | undefined;
+    logger: Logger;
+    health?: WorkerHealth;
+  },
 ): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    const { health } = options;
+    if (req.method === 'GET' && health && (path === '/health' || path === '/ready')) {
+      void probe(health, path).then(({ ok, body }) =>
+        res
+          .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify(body)),
+      );
+      return;
+    }
     if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found; try GET /metrics\n');
       return;
@@ -52,4 +76,16 @@ export async function serveMetrics(
         server.closeAllConnections();
       }),
   };
+}
+
+async function probe(
+  health: WorkerHealth,
+  path: '/health' | '/ready',
+): Promise<{ ok: boolean; body: unknown }> {
+  const alive = health.alive();
+  if (path === '/health' || !alive) {
+    return { ok: alive, body: { status: alive ? 'ok' : 'stopped' } };
+  }
+  const { ready, body } = await checkReadiness(health.checks);
+  return { ok: ready, body };
 }

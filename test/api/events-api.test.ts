@@ -230,13 +230,13 @@ describe('HTTP errors', () => {
 });
 
 describe('health', () => {
-  it('GET /health answers ok and GET /ready checks the database and Temporal', async () => {
+  it('GET /health answers ok and GET /ready checks the database, migrations and Temporal', async () => {
     expect((await h.request('GET', '/health')).body).toEqual({ status: 'ok' });
     const ready = await h.request('GET', '/ready');
     expect(ready.status).toBe(200);
     expect(ready.body).toEqual({
       status: 'ready',
-      checks: { database: 'ok', temporal: 'ok' },
+      checks: { database: 'ok', migrations: 'ok', temporal: 'ok' },
       backlog: {
         unstarted: expect.any(Number),
         oldest_age_sec: expect.any(Number),

@@ -9,8 +9,10 @@ import type { TemporalControl } from './temporal-control';
 
 /** What the injector can break. */
 export interface FaultTargets {
-  api: ServiceProcess;
-  worker: ServiceProcess;
+  /** Every API process; a kill hits one picked at random. */
+  apis: ServiceProcess[];
+  /** Every worker process; likewise. */
+  workers: ServiceProcess[];
   temporal: TemporalControl;
   postgres: PostgresControl;
   /** Between the service processes and PostgreSQL. */
@@ -95,16 +97,21 @@ async function strike(
         15_000,
         100,
       );
-      const pid = t.worker.pid;
+      // Only drawn with several, so a seed of a one-process run replays as it did.
+      const n = t.workers.length > 1 ? random.int(0, t.workers.length - 1) : 0;
+      const worker = t.workers[n]!;
+      const pid = worker.pid;
       struck();
-      await t.worker.killAndRestart(random.int(0, 2_000));
-      return `kill -9 worker pid ${pid} with ${busy ?? 0} events processing; restarted`;
+      await worker.killAndRestart(random.int(0, 2_000));
+      return `kill -9 worker ${which(n, t.workers)}pid ${pid} with ${busy ?? 0} events processing; restarted`;
     }
     case 'api-kill': {
-      const pid = t.api.pid;
+      const n = t.apis.length > 1 ? random.int(0, t.apis.length - 1) : 0;
+      const api = t.apis[n]!;
+      const pid = api.pid;
       struck();
-      await t.api.killAndRestart(random.int(0, 1_000));
-      return `kill -9 API pid ${pid}; restarted`;
+      await api.killAndRestart(random.int(0, 1_000));
+      return `kill -9 API ${which(n, t.apis)}pid ${pid}; restarted`;
     }
     case 'temporal-term':
     case 'temporal-kill': {
@@ -154,6 +161,10 @@ async function strike(
 }
 
 /** Brings every part back up after a fault that went wrong half-way. */
+/** `2/2 ` when there are several processes of a kind, nothing when there is one. */
+const which = (n: number, all: unknown[]): string =>
+  all.length > 1 ? `${n + 1}/${all.length} ` : '';
+
 async function repairAll(t: FaultTargets): Promise<void> {
   await t.network.restore();
   await t.postgres.up();

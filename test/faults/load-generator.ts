@@ -27,7 +27,8 @@ export interface LoadUser {
 }
 
 export interface LoadOptions {
-  baseUrl: string;
+  /** One API process, or several taken in turn as a round-robin load balancer would. */
+  baseUrls: string[];
   users: LoadUser[];
   targetEvents: number;
   /** Events are paced to reach `targetEvents` in about this time. */
@@ -80,14 +81,15 @@ async function send(
   const keyInHeader = keys && single && random.chance(0.5);
   const withKey = (e: LogicalEvent) =>
     keys && !keyInHeader ? { ...e.body, idempotency_key: e.key } : e.body;
+  const baseUrl = opts.baseUrls[client.requests % opts.baseUrls.length]!;
   const request = single
     ? {
-        url: `${opts.baseUrl}/api/v1/events`,
+        url: `${baseUrl}/api/v1/events`,
         body: withKey(first),
         headers: keyInHeader ? { 'Idempotency-Key': first.key } : undefined,
       }
     : {
-        url: `${opts.baseUrl}/api/v1/events/batch`,
+        url: `${baseUrl}/api/v1/events/batch`,
         body: { events: events.map(withKey), sent_at: new Date().toISOString() },
         headers: undefined,
       };

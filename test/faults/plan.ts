@@ -31,6 +31,11 @@ export interface RunPlan {
   quiescenceSeconds: number;
   /** Service settings that replace the suite's, e.g. to try the suite on a weakened service. */
   envOverrides: Record<string, string>;
+  /**
+   * API and worker processes: 1 each, or 2 each with `--scale` (load round-robin over the APIs,
+   * each kill aimed at one process picked at random).
+   */
+  processes: { apis: number; workers: number };
 }
 
 const FULL_MIX: Record<FaultKind, number> = {
@@ -69,8 +74,9 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = `usage: npm run test:faults [-- --quick] [--seed N] [--events N] [--faults N]
+export const USAGE = `usage: npm run test:faults [-- --quick] [--scale] [--seed N] [--events N] [--faults N]
   --quick       about 1,000 events and 9 faults in ~3 minutes, for iteration
+  --scale       2 API processes (load round-robin over them) and 2 workers, kills hitting each
   --seed N      replay the same fault order and load shape
   --events N    logical events to send at least (default 5000, quick 1000)
   --faults N    faults to inject (default 27, at least 20; quick 9, 0 for a baseline)
@@ -83,6 +89,7 @@ export function planFromArgs(argv: string[]): RunPlan {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      scale: { type: 'boolean', default: false },
       seed: { type: 'string' },
       events: { type: 'string' },
       faults: { type: 'string' },
@@ -113,6 +120,7 @@ export function planFromArgs(argv: string[]): RunPlan {
     minFaults: faults.length,
     quiescenceSeconds: quick ? 90 : 150,
     envOverrides: Object.fromEntries((values.env ?? []).map(envPair)),
+    processes: values.scale ? { apis: 2, workers: 2 } : { apis: 1, workers: 1 },
   };
 }
 

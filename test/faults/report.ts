@@ -10,6 +10,8 @@ import type { ProcessFigures } from './service-process';
 export interface Figures {
   mode: RunPlan['mode'];
   seed: number;
+  /** How many API and worker processes ran. */
+  processCounts: RunPlan['processes'];
   command: string;
   startedAt: string;
   durationSeconds: number;
@@ -111,6 +113,7 @@ export function buildFigures(input: {
   return {
     mode: plan.mode,
     seed: plan.seed,
+    processCounts: plan.processes,
     command: input.command,
     startedAt: input.startedAt.toISOString(),
     durationSeconds: Math.round((Date.now() - input.startedAt.getTime()) / 1000),
@@ -158,6 +161,7 @@ export function formatTable(fig: Figures): string {
     .join(', ');
   const rows: [string, string | number][] = [
     ['mode / seed', `${fig.mode} / ${fig.seed}`],
+    ['API / worker processes', `${fig.processCounts.apis} / ${fig.processCounts.workers}`],
     ['idempotency keys', fig.idempotency],
     ['events sent (logical)', e.sent],
     ['events accepted (ids answered)', e.accepted],

@@ -20,7 +20,7 @@ import { countWorkflows, waitForQuiescence } from './quiescence';
 import { createRandom } from './random';
 import { apiReadiness, workerReadiness } from './readiness';
 import { buildFigures, formatTable, writeFigures } from './report';
-import { ServiceProcess } from './service-process';
+import { ServiceProcess, type ProcessFigures } from './service-process';
 import { FaultyNetwork } from './faulty-network';
 import { TemporalControl } from './temporal-control';
 import { workflowStates } from './workflow-census';
@@ -94,9 +94,11 @@ async function main(argv: string[]): Promise<number> {
     await assertAuditTriggerSees(db);
     const users = await createUsers(postgres.url());
 
-    const apiPort = await findFreePort();
-    const baseUrl = `http://127.0.0.1:${apiPort}`;
-    const serviceEnv = {
+    const apiPorts: number[] = [];
+    for (let i = 0; i < plan.processes.apis; i++) apiPorts.push(await findFreePort());
+    const baseUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+    const baseUrl = baseUrls[0]!;
+    const serviceEnvFor = (apiPort: number) => ({
       ...serviceEnvironment({
         databaseUrl: postgres.url(proxyPort),
         temporalAddress: temporal.address,
@@ -104,27 +106,40 @@ async function main(argv: string[]): Promise<number> {
         apiPort,
       }),
       ...plan.envOverrides,
-    };
-    const api = new ServiceProcess(
-      'API',
-      'src/server.ts',
-      serviceEnv,
-      path.join(runDir, 'api.log'),
-      apiReadiness(baseUrl),
+    });
+    const serviceEnv = serviceEnvFor(apiPorts[0]!);
+    // With several of a kind, each gets its own log: api-1.log, worker-2.log.
+    const logName = (kind: string, i: number, n: number) =>
+      path.join(runDir, n > 1 ? `${kind}-${i + 1}.log` : `${kind}.log`);
+    const apis = apiPorts.map(
+      (port, i) =>
+        new ServiceProcess(
+          apiPorts.length > 1 ? `API ${i + 1}` : 'API',
+          'src/server.ts',
+          serviceEnvFor(port),
+          logName('api', i, apiPorts.length),
+          apiReadiness(baseUrls[i]!),
+        ),
     );
-    const worker = new ServiceProcess(
-      'worker',
-      'src/worker.ts',
-      serviceEnv,
-      path.join(runDir, 'worker.log'),
-      workerReadiness({ address: temporal.address, namespace: NAMESPACE, taskQueue: runId }),
+    const workers = Array.from(
+      { length: plan.processes.workers },
+      (_, i) =>
+        new ServiceProcess(
+          plan.processes.workers > 1 ? `worker ${i + 1}` : 'worker',
+          'src/worker.ts',
+          serviceEnv,
+          logName('worker', i, plan.processes.workers),
+          workerReadiness({ address: temporal.address, namespace: NAMESPACE, taskQueue: runId }),
+        ),
     );
     cleanup.push(
-      () => api.stop(),
-      () => worker.stop(),
+      ...apis.map((api) => () => api.stop()),
+      ...workers.map((worker) => () => worker.stop()),
     );
-    await Promise.all([api.start(), worker.start()]);
-    say(`API (pid ${api.pid}) and worker (pid ${worker.pid}) ready`);
+    await Promise.all([...apis, ...workers].map((p) => p.start()));
+    say(
+      `API (pid ${apis.map((a) => a.pid).join(', ')}) and worker (pid ${workers.map((w) => w.pid).join(', ')}) ready`,
+    );
 
     const random = createRandom(plan.seed);
     const ledger = new Ledger(path.join(runDir, 'accepted.ndjson'));
@@ -143,11 +158,11 @@ async function main(argv: string[]): Promise<number> {
       injectFaults({
         kinds: plan.faults,
         spreadSeconds: plan.loadSeconds,
-        targets: { api, worker, temporal, postgres, network, db },
+        targets: { apis, workers, temporal, postgres, network, db },
         random: createRandom(plan.seed + 1),
       }).finally(() => (faultsDone = true)),
       runLoad({
-        baseUrl,
+        baseUrls,
         users,
         targetEvents: plan.targetEvents,
         loadSeconds: plan.loadSeconds,
@@ -186,7 +201,10 @@ async function main(argv: string[]): Promise<number> {
       client: ledger.client,
       findings,
       faults,
-      processes: { api: api.figures, worker: worker.figures },
+      processes: {
+        api: combinedFigures(apis.map((a) => a.figures)),
+        worker: combinedFigures(workers.map((w) => w.figures)),
+      },
       quiescence: {
         waitedSeconds: quiet.waitedSeconds,
         unfinished: quiet.unfinished,
@@ -217,6 +235,16 @@ async function main(argv: string[]): Promise<number> {
  * is raised from 300 s because it counts time spent queued: on a shared 2-core machine a backlog
  * after repeated worker kills can exceed 300 s, and the suite tests faults, not capacity.
  */
+/** The figures of several processes of one kind, summed. */
+function combinedFigures(all: ProcessFigures[]): ProcessFigures {
+  return {
+    starts: all.reduce((n, f) => n + f.starts, 0),
+    kills: all.reduce((n, f) => n + f.kills, 0),
+    unplannedExits: all.reduce((n, f) => n + f.unplannedExits, 0),
+    exitReasons: all.flatMap((f) => f.exitReasons),
+  };
+}
+
 function serviceEnvironment(o: {
   databaseUrl: string;
   temporalAddress: string;

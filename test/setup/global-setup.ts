@@ -3,6 +3,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowInterceptorModules } from '../../src/worker/workflow-interceptor-modules';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import {
   findFreePort,
@@ -81,6 +82,7 @@ async function ensurePostgres(dir: string): Promise<void> {
 async function bundle(dir: string): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: workflowInterceptorModules(false),
     logger: {
       log() {},
       trace() {},

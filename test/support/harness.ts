@@ -2,16 +2,19 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Koa from 'koa';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, type Orm } from '../../src/db/orm';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
+import type { Tracing } from '../../src/tracing';
 import { startConfiguredOutbox, type Outbox } from '../../src/events/outbox';
 import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
+import { connectionOptions } from '../../src/temporal/connection-options';
 import { createUser } from '../../src/users/user.service';
 import { findFreePort } from '../../src/dev/temporal-dev-server';
 import type { AppState } from '../../src/http/state';
@@ -19,6 +22,7 @@ import { createEventWorker } from '../../src/worker/create-worker';
 import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';
 import { installTemporalRuntime } from '../../src/worker/runtime';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics';
+import { workerProbes } from '../../src/worker/worker-probes';
 import { readTestEnv } from '../setup/test-env';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -58,6 +62,12 @@ export interface HarnessOptions {
   outboxSweep?: boolean;
   /** Where the service's log lines go (at LOG_LEVEL), for tests that read them. */
   logDestination?: { write(line: string): void };
+  /** Where API and worker log (access log tests); silent, or TEST_LOG_LEVEL, when omitted. */
+  logger?: Logger;
+  /** Trace the API, the workflow starts, the workflows and the activities. */
+  tracing?: Tracing;
+  /** A workflow bundle of the test's own (one with the tracing interceptors). */
+  workflowBundlePath?: string;
 }
 
 export interface ApiResponse<T = any> {
@@ -109,9 +119,9 @@ export class Harness {
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
-    const logger = createLogger(config.logLevel, {}, options.logDestination);
+    const logger = options.logger ?? createLogger(config.logLevel, {}, options.logDestination);
     const orm = await createOrm(config.database);
-    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    const connection = await NativeConnection.connect(connectionOptions(config.temporal));
     let worker: Worker | undefined;
     let workerRun: Promise<void> | undefined;
     let metricsServer: MetricsServer | undefined;
@@ -122,24 +132,28 @@ export class Harness {
         orm,
         logger,
         connection,
-        workflowBundle: { codePath: testEnv.workflowBundlePath },
+        workflowBundle: { codePath: options.workflowBundlePath ?? testEnv.workflowBundlePath },
         wrapActivities: options.wrapActivities,
         metrics,
+        tracing: options.tracing,
       });
       metricsServer = await serveMetrics(metrics.registry, {
         host: '127.0.0.1',
         port: 0,
         token: config.metrics.token,
         logger,
+        health: workerProbes(worker, orm, connection),
       });
       workerRun = worker.run();
     }
-    const temporal = createTemporalClient({
-      ...config.temporal,
-      address: options.apiTemporalAddress ?? config.temporal.address,
-    });
+    const temporal = createTemporalClient(
+      { ...config.temporal, address: options.apiTemporalAddress ?? config.temporal.address },
+      {
+        workflowInterceptors: options.tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
+      },
+    );
     const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
-    const app = createApp({ config, orm, temporal, logger, outbox });
+    const app = createApp({ config, orm, temporal, logger, outbox, tracer: options.tracing?.tracer });
     const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
     return new Harness(

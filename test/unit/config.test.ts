@@ -60,3 +60,39 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toMatch(/EVENT_MAX_RETRIES: /);
   });
 });
+
+describe('loadConfig: beyond one machine', () => {
+  it('defaults to the local dev server over plain gRPC, no proxy trust, tracing off', () => {
+    const c = loadConfig({});
+    expect(c.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default' });
+    expect(c.temporal.tls).toBeUndefined();
+    expect(c.temporal.apiKey).toBeUndefined();
+    expect(c.api.trustProxyHops).toBe(0);
+    expect(c.tracing).toEqual({ otlpEndpoint: undefined, serviceName: 'event-ingestion' });
+  });
+
+  it('reads the Temporal Cloud variables: an API key turns TLS on', () => {
+    const c = loadConfig({
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'ns.acct',
+      TEMPORAL_API_KEY: 'key',
+    });
+    expect(c.temporal).toMatchObject({
+      address: 'ns.acct.tmprl.cloud:7233',
+      namespace: 'ns.acct',
+      apiKey: 'key',
+      tls: true,
+    });
+  });
+
+  it('trusts X-Forwarded-For only with TRUST_PROXY, and validates the OTLP endpoint', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '2' }).api.trustProxyHops).toBe(2);
+    expect(loadConfig({ TRUST_PROXY_HOPS: '2' }).api.trustProxyHops).toBe(0);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT: /,
+    );
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.otlpEndpoint,
+    ).toBe('http://collector:4318');
+  });
+});

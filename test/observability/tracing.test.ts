@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { traceQueries } from '../../src/db/query-tracing';
+import { startTracing, type Tracing } from '../../src/tracing';
+import { workflowInterceptorModules } from '../../src/worker/workflow-interceptor-modules';
+import { Harness } from '../support/harness';
+
+// One POST, one trace: the HTTP request, the workflow start, the workflow, each activity and
+// the PostgreSQL queries, exported to memory instead of OTLP.
+
+const exporter = new InMemorySpanExporter();
+let tracing: Tracing;
+let untraceQueries: () => void;
+let h: Harness;
+let dir: string;
+
+beforeAll(async () => {
+  tracing = startTracing({ otlpEndpoint: undefined, serviceName: 'test' }, 'api', { exporter })!;
+  untraceQueries = traceQueries(tracing.tracer);
+  // The shared test bundle has no tracing interceptors; this one does, as the worker's own would.
+  dir = mkdtempSync(join(tmpdir(), 'traced-bundle-'));
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: workflowInterceptorModules(true),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+  });
+  writeFileSync(join(dir, 'bundle.js'), code);
+  h = await Harness.start({ tracing, workflowBundlePath: join(dir, 'bundle.js') });
+}, 120_000);
+
+afterAll(async () => {
+  await h?.close();
+  untraceQueries?.();
+  await tracing?.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Span names indented under their parents, the way the test prints them. */
+function tree(spans: ReadableSpan[]): string {
+  const byParent = new Map<string | undefined, ReadableSpan[]>();
+  const ids = new Set(spans.map((s) => s.spanContext().spanId));
+  for (const s of spans) {
+    const parent = s.parentSpanId && ids.has(s.parentSpanId) ? s.parentSpanId : undefined;
+    byParent.set(parent, [...(byParent.get(parent) ?? []), s]);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string | undefined, depth: number) => {
+    const children = (byParent.get(parent) ?? []).sort(
+      (a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1],
+    );
+    for (const s of children) {
+      lines.push(`${'  '.repeat(depth)}${s.name}  [${s.spanContext().spanId}]`);
+      walk(s.spanContext().spanId, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return lines.join('\n');
+}
+
+it('one POST yields one trace holding the workflow and each of its activities', async () => {
+  const user = await h.createUser();
+  const res = await h.request('POST', '/api/v1/events', {
+    token: user.token,
+    body: { event_name: 'page_view', event_type: 'engagement', payload: { page: '/' } },
+  });
+  expect(res.status).toBe(202);
+  await h.waitForEvent(user.token, res.body.event_id);
+
+  const post = () => exporter.getFinishedSpans().find((s) => s.name === 'POST /api/v1/events')!;
+  const traceOf = () =>
+    exporter
+      .getFinishedSpans()
+      .filter((s) => s.spanContext().traceId === post().spanContext().traceId);
+  // Workflow spans reach the exporter through a sink once the workflow's last task completes.
+  const deadline = Date.now() + 10_000;
+  while (!traceOf().some((s) => s.name.startsWith('RunWorkflow:')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const spans = traceOf();
+  console.log(`trace ${post().spanContext().traceId} of one POST:\n${tree(spans)}`);
+
+  const names = spans.map((s) => s.name);
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'POST /api/v1/events',
+      'StartWorkflow:processEventWorkflow',
+      'RunWorkflow:processEventWorkflow',
+    ]),
+  );
+  const activities = names.filter((n) => n.startsWith('RunActivity:'));
+  expect(activities.length).toBeGreaterThanOrEqual(3);
+  expect(names.some((n) => n.startsWith('pg '))).toBe(true);
+  // Every span but the request's has its parent in the same trace: one tree, not fragments.
+  const ids = new Set(spans.map((s) => s.spanContext().spanId));
+  const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
+  expect(roots.map((s) => s.name)).toEqual(['POST /api/v1/events']);
+  // Queries run by activities hang under them.
+  const activityIds = new Set(
+    spans.filter((s) => s.name.startsWith('RunActivity:')).map((s) => s.spanContext().spanId),
+  );
+  expect(spans.some((s) => s.name.startsWith('pg ') && activityIds.has(s.parentSpanId!))).toBe(
+    true,
+  );
+});
+
+it('is off, registering nothing, without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  expect(startTracing({ otlpEndpoint: undefined, serviceName: 'test' }, 'worker')).toBeUndefined();
+});
