@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
@@ -5,9 +6,16 @@ import type { Logger } from '../logger';
 import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
 
 /** A committed event, or batch, whose workflow is to be started. */
-export type OutboxItem =
+export type OutboxItem = (
   | { kind: 'event'; id: string; userId: string; eventName: string; eventType: string }
-  | { kind: 'batch'; id: string; userId: string };
+  | { kind: 'batch'; id: string; userId: string }
+) & {
+  /**
+   * Runs the start in the async context of the request that offered the item, so the start
+   * carries that request's id and trace even though it happens after the answer.
+   */
+  inOrigin?: <T>(fn: () => T) => T;
+};
 
 /** What the API knows of the rows waiting in PostgreSQL, as of the last pass. */
 export interface BacklogStats {
@@ -151,9 +159,10 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     const runner = async () => {
       while (next < items.length) {
         const item = items[next++]!;
+        const start = () =>
+          item.kind === 'event' ? workflows.startEvent(item) : workflows.startBatch(item);
         try {
-          if (item.kind === 'event') await workflows.startEvent(item);
-          else await workflows.startBatch(item);
+          await (item.inOrigin ? item.inOrigin(start) : start());
           started.push(item);
         } catch (err) {
           opts.onStartFailed?.(item);
@@ -257,7 +266,12 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   return {
     offer(item) {
       if (stopped) return;
-      if (fresh.length < maxFresh) fresh.push({ item, at: Date.now() });
+      if (fresh.length < maxFresh) {
+        fresh.push({
+          item: { ...item, inOrigin: AsyncResource.bind(runIn) as typeof runIn },
+          at: Date.now(),
+        });
+      }
       wake?.();
     },
     stats: () => stats,
@@ -267,6 +281,10 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       await loop;
     },
   };
+}
+
+function runIn<T>(fn: () => T): T {
+  return fn();
 }
 
 /** The outbox as the API process runs it, configured by OUTBOX_*. */

@@ -153,7 +153,14 @@ export class Harness {
       },
     );
     const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
-    const app = createApp({ config, orm, temporal, logger, outbox, tracer: options.tracing?.tracer });
+    const app = createApp({
+      config,
+      orm,
+      temporal,
+      logger,
+      outbox,
+      tracer: options.tracing?.tracer,
+    });
     const server = await listen(app, 0, '127.0.0.1');
     const { port } = server.address() as AddressInfo;
     return new Harness(
