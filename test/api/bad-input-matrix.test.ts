@@ -451,6 +451,22 @@ const cases: Case[] = [
     message: /No event/,
   },
   {
+    name: 'cursor of 36 hyphens',
+    method: 'GET',
+    path: `${E}?cursor=${'-'.repeat(36)}`,
+    status: 422,
+    code: 'validation_error',
+    message: /cursor: must be a next_cursor value/,
+  },
+  {
+    name: 'cursor of 36 hex digits without hyphens in place',
+    method: 'GET',
+    path: `${E}?cursor=${'0'.repeat(32)}----`,
+    status: 422,
+    code: 'validation_error',
+    message: /cursor: must be a next_cursor value/,
+  },
+  {
     name: 'wrong method',
     method: 'DELETE',
     path: `${E}/01a2f000-0000-7000-8000-000000000000`,
