@@ -1,3 +1,4 @@
+import { ExactInteger } from '../src/json/exact-json';
 import type { JsonObject } from './payload-rules';
 
 /**
@@ -14,6 +15,8 @@ export function normalizeValue(value: unknown): unknown {
   if (typeof value === 'string') return normalizeString(value);
   if (typeof value === 'number') return Object.is(value, -0) ? 0 : value;
   if (Array.isArray(value)) return value.map(normalizeValue);
+  // Integers past 2^53 (exact-json.ts) are numbers: kept as they are.
+  if (value instanceof ExactInteger) return value;
   if (value !== null && typeof value === 'object') {
     const out: JsonObject = {};
     // defineProperty, not `out[k] =`: assigning to a key named __proto__ would set the

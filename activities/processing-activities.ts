@@ -1,7 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
+import { raw } from '@mikro-orm/core';
 import { EventSchema } from '../src/events/event.entity';
+import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
@@ -92,13 +94,13 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
         userId: event.user.id,
         normalizedAt: new Date(),
       });
-      await orm.em
-        .fork()
-        .nativeUpdate(
-          EventSchema,
-          { id: eventId, status: { $ne: 'processed' } },
-          { properties, updatedAt: new Date() },
-        );
+      await orm.em.fork().nativeUpdate(
+        EventSchema,
+        { id: eventId, status: { $ne: 'processed' } },
+        // As exact JSON text: the ORM would walk the value as query parameters (a payload
+        // key named `constructor` made that throw) and round integers past 2^53.
+        { properties: raw('?::jsonb', [stringifyExactly(properties)]), updatedAt: new Date() },
+      );
     },
 
     /**
@@ -159,11 +161,7 @@ function runId(): string | null {
 async function loadForProcessing(orm: Orm, eventId: string) {
   const event = await orm.em
     .fork()
-    .findOne(
-      EventSchema,
-      { id: eventId },
-      { fields: ['payload', 'eventName', 'eventType', 'user'] },
-    );
+    .findOne(EventSchema, { id: eventId }, { fields: ['eventName', 'eventType', 'user'] });
   if (!event) {
     throw ApplicationFailure.create({
       type: EVENT_NOT_FOUND_ERROR,
@@ -171,5 +169,13 @@ async function loadForProcessing(orm: Orm, eventId: string) {
       nonRetryable: true,
     });
   }
-  return event;
+  // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
+  const [row] = await orm.em
+    .fork()
+    .execute<{ payload: string | null }[]>(
+      'select payload::text as payload from events where id = ?',
+      [eventId],
+    );
+  const payload = row?.payload == null ? null : parseExactly(row.payload);
+  return { ...event, user: event.user, payload };
 }

@@ -14,7 +14,8 @@ import {
   type CreateEventBody,
 } from './event.schemas';
 import type { EventService } from './event.service';
-import { toEventView } from './event.view';
+import { withBatchPayloadsAsSent, withPayloadAsSent } from './payload-as-sent';
+import { toEventViewJson } from './event.view';
 
 export interface EventRoutesDeps {
   events: EventService;
@@ -29,14 +30,17 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
   router.use(requireUser(), rateLimit);
 
   router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
-    const body = parseOrThrow(batchBodySchema, ctx.request.body);
+    const body = withBatchPayloadsAsSent(
+      parseOrThrow(batchBodySchema, ctx.request.body),
+      ctx.request.body,
+    );
     ctx.status = 202;
     ctx.body = await events.acceptBatch(ctx.state.em, ctx.state.user, body);
   });
 
   router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {
     const body = withHeaderKey(
-      parseOrThrow(createEventBodySchema, ctx.request.body),
+      withPayloadAsSent(parseOrThrow(createEventBodySchema, ctx.request.body), ctx.request.body),
       ctx.get('idempotency-key'),
     );
     const { created, event } = await events.accept(ctx.state.em, ctx.state.user, body);
@@ -61,9 +65,10 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
 
   router.get('/:id', async (ctx) => {
     const id = ctx.params.id!;
-    const event = isUuid(id) ? await events.findOwn(ctx.state.em, ctx.state.user, id) : null;
-    if (!event) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
-    ctx.body = toEventView(event);
+    const found = isUuid(id) ? await events.findOwn(ctx.state.em, ctx.state.user, id) : null;
+    if (!found) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
+    ctx.type = 'application/json';
+    ctx.body = toEventViewJson(found.event, found.payloadJson, found.propertiesJson);
   });
 
   return router;

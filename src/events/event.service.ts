@@ -1,4 +1,4 @@
-import type { FilterQuery } from '@mikro-orm/core';
+import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import type { Logger } from '../logger';
@@ -27,6 +27,13 @@ export interface AcceptedBatch {
   /** In request order: the new event, or the existing one a repeated idempotency key names. */
   event_ids: string[];
   workflow_id: string;
+}
+
+/** An event with its payload and properties as the JSON text PostgreSQL holds. */
+export interface StoredEvent {
+  event: Event;
+  payloadJson: string | null;
+  propertiesJson: string | null;
 }
 
 export interface EventServiceDeps {
@@ -66,10 +73,12 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
   }
 
   /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
-  async function insertNew(em: EntityManager, rows: NewEventRow[]): Promise<Set<string>> {
+  async function insertNew(em: EntityManager, newRows: NewEventRow[]): Promise<Set<string>> {
+    const rows = newRows.map(withPayloadSql);
     if (!rows.some((r) => r.idempotencyKey)) {
-      if (rows.length === 1) await em.insert(EventSchema, rows[0]!);
-      else await em.insertMany(EventSchema, rows);
+      // The query builder, not em.insertMany, which would store the raw payload fragment as a
+      // JSON string.
+      await em.createQueryBuilder(EventSchema).insert(rows).execute('run');
       return new Set(rows.map((r) => r.id));
     }
     const inserted: { id: string }[] = await em
@@ -80,6 +89,15 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       .returning(['id'])
       .execute('all');
     return new Set(inserted.map((r) => r.id));
+  }
+
+  /**
+   * The row with its payload as a `?::jsonb` parameter: the exact text reaches PostgreSQL, and
+   * the ORM does not walk the payload as query parameters (a key named `constructor` made
+   * its parameter validation throw).
+   */
+  function withPayloadSql({ payloadJson, ...row }: NewEventRow) {
+    return { ...row, payload: payloadJson === null ? null : raw('?::jsonb', [payloadJson]) };
   }
 
   async function existingByKey(em: EntityManager, userId: string, keys: string[]) {
@@ -248,9 +266,23 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       return { started: true, event: { event_id: id, workflow_id: workflowId, status } };
     },
 
-    /** The user's own event, or null: other users' events are indistinguishable from none. */
-    async findOwn(em: EntityManager, user: User, id: string): Promise<Event | null> {
-      return em.findOne(EventSchema, { id, user: user.id });
+    /**
+     * The user's own event, or null: other users' events are indistinguishable from none. The
+     * payload and properties come as jsonb's text, which holds every digit that was stored.
+     */
+    async findOwn(em: EntityManager, user: User, id: string): Promise<StoredEvent | null> {
+      const [row] = await em.execute<Record<string, unknown>[]>(
+        `select e.*, e.payload::text as payload_text, e.properties::text as properties_text
+           from events e where e.id = ? and e.user_id = ?`,
+        [id, user.id],
+      );
+      if (!row) return null;
+      const { payload_text, properties_text, ...columns } = row;
+      return {
+        event: em.map(EventSchema, columns),
+        payloadJson: (payload_text as string | null) ?? null,
+        propertiesJson: (properties_text as string | null) ?? null,
+      };
     },
 
     /** The user's own batch with its events' ids and statuses, or null. */

@@ -1,7 +1,9 @@
+import { ExactInteger } from '../json/exact-json';
+
 /**
  * Finds the first value PostgreSQL cannot store faithfully, or a structure too deep to be an
  * event: NUL characters (rejected in jsonb and text), lone UTF-16 surrogates (they would be
- * replaced silently on the way to UTF-8), numbers JSON parsing already mangled, and nesting
+ * replaced silently on the way to UTF-8), numbers JSON parsing made infinite, and nesting
  * past `maxDepth`. Iterative, so hostile
  * input cannot overflow the stack. Returns a JSON path and a reason, or null.
  */
@@ -18,17 +20,12 @@ export function findUnstorable(
       continue;
     }
     if (typeof v === 'number') {
-      // JSON.parse turns 1e400 into Infinity (stored as null) and rounds integers past 2^53.
+      // JSON.parse turns 1e400 into Infinity (stored as null). Integer literals past 2^53
+      // arrive as ExactInteger, not as numbers, so every finite number here is kept exactly.
       if (!Number.isFinite(v)) return { path, reason: 'is a number out of range' };
-      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-        return {
-          path,
-          reason: 'is an integer beyond 2^53, which would lose precision; send it as a string',
-        };
-      }
       continue;
     }
-    if (v === null || typeof v !== 'object') continue;
+    if (v === null || typeof v !== 'object' || v instanceof ExactInteger) continue;
     if (depth + 1 > maxDepth) return { path, reason: `nesting deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {
       v.forEach((child, i) => stack.push({ v: child, path: `${path}[${i}]`, depth: depth + 1 }));
