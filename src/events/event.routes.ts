@@ -34,8 +34,10 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
       parseOrThrow(batchBodySchema, ctx.request.body),
       ctx.request.body,
     );
-    ctx.status = 202;
-    ctx.body = await events.acceptBatch(ctx.state.em, ctx.state.user, body);
+    const { created, batch } = await events.acceptBatch(ctx.state.em, ctx.state.user, body);
+    // Like a repeated single event: 200 when every event was here already.
+    ctx.status = created > 0 ? 202 : 200;
+    ctx.body = batch;
   });
 
   router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {

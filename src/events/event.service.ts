@@ -23,10 +23,11 @@ export interface AcceptedEvent {
 }
 
 export interface AcceptedBatch {
-  batch_id: string;
+  /** Null when every event repeated a known idempotency key: no batch was stored. */
+  batch_id: string | null;
   /** In request order: the new event, or the existing one a repeated idempotency key names. */
   event_ids: string[];
-  workflow_id: string;
+  workflow_id: string | null;
 }
 
 /** An event with its payload and properties as the JSON text PostgreSQL holds. */
@@ -156,7 +157,7 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
       em: EntityManager,
       user: User,
       body: CreateBatchBody,
-    ): Promise<AcceptedBatch> {
+    ): Promise<{ created: number; batch: AcceptedBatch }> {
       const receivedAt = new Date();
       const batchId = uuidv7(receivedAt.getTime());
       const workflowId = batchWorkflowId(batchId);
@@ -181,17 +182,23 @@ export function createEventService({ workflows, logger }: EventServiceDeps) {
           user.id,
           repeated.map((r) => r.idempotencyKey!),
         );
-        await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+        // Every event repeated a known key: an empty batch would name nothing, so none is kept.
+        if (inserted.size === 0) await tx.nativeDelete(BatchSchema, { id: batchId });
+        else await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
         return rows.map((r) => (inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id));
       });
       const newIds = rows.map((r) => r.id).filter((id) => eventIds.includes(id));
-      if (newIds.length > 0) {
-        await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
-          ids: newIds,
-          log: { batch_id: batchId, workflow_id: workflowId },
-        });
+      if (newIds.length === 0) {
+        return { created: 0, batch: { batch_id: null, event_ids: eventIds, workflow_id: null } };
       }
-      return { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId };
+      await startOrWait(em, () => workflows.startBatch({ id: batchId, userId: user.id }), {
+        ids: newIds,
+        log: { batch_id: batchId, workflow_id: workflowId },
+      });
+      return {
+        created: newIds.length,
+        batch: { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId },
+      };
     },
 
     /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */
