@@ -167,16 +167,26 @@ export function expectedValue(m: JsonModel): unknown {
 }
 
 /**
- * A value in a form where equal JSON numbers look equal: integers past 2^53 as `int:<digits>`
- * whether they are ExactIntegers or doubles JavaScript writes without an exponent (below 1e21,
- * so they come back as digits), and -0 as 0 (jsonb has no negative zero). Keys stay own keys.
+ * A JSON number's value as a normalized decimal, `<sign><digits>e<exponent>` without leading
+ * or trailing zeros, so that equal numbers compare equal however they were written: jsonb
+ * writes 1e308 as 309 digits and has no negative zero.
  */
+export function decimal(text: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) throw new Error(`not a JSON number: ${text}`);
+  let digits = `${m[2]}${m[3] ?? ''}`.replace(/^0+/, '');
+  let exp = Number(m[4] ?? 0) - (m[3]?.length ?? 0);
+  if (digits === '') return '0';
+  const trailing = /0*$/.exec(digits)![0].length;
+  digits = digits.slice(0, digits.length - trailing);
+  exp += trailing;
+  return `${m[1]}${digits}e${exp}`;
+}
+
+/** A value with every number as `num:<decimal>`, ExactIntegers and doubles alike. */
 export function canonical(v: unknown): unknown {
-  if (v instanceof ExactInteger) return `int:${v.digits}`;
-  if (typeof v === 'number') {
-    if (Number.isInteger(v) && !Number.isSafeInteger(v) && Math.abs(v) < 1e21) return `int:${v}`;
-    return v === 0 ? 0 : v;
-  }
+  if (v instanceof ExactInteger) return `num:${decimal(v.digits)}`;
+  if (typeof v === 'number') return `num:${decimal(String(v).replace('e+', 'e'))}`;
   if (Array.isArray(v)) return v.map(canonical);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
