@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { BatchSchema } from '../src/events/batch.entity';
+import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR } from '../workflows/failure-types';
 import type {
@@ -178,7 +179,7 @@ export function createBatchActivities({
                     updated_at = now()
                from jsonb_to_recordset(?::jsonb) as v(id uuid, properties jsonb, error text)
               where e.id = v.id and e.status = 'processing'`,
-            [JSON.stringify(outcomes)],
+            [stringifyExactly(outcomes)],
           );
         }
         return { events: rows.length, normalized: rows.length - failed, failed };
@@ -255,10 +256,16 @@ export function createBatchActivities({
 
   async function loadChunk(batchId: string, chunk: BatchChunk): Promise<ChunkRow[]> {
     return sql<ChunkRow[]>(
-      `select id, event_name, event_type, payload from events
+      `select id, event_name, event_type, payload::text as payload from events
         where batch_id = ? and id between ? and ? and status = 'processing'
         order by id`,
       [batchId, chunk.firstId, chunk.lastId],
+    ).then((rows) =>
+      // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
+      rows.map((r) => ({
+        ...r,
+        payload: r.payload === null ? null : parseExactly(r.payload as string),
+      })),
     );
   }
 }

@@ -1,3 +1,4 @@
+import { ExactInteger } from '../src/json/exact-json';
 import type { JsonObject } from './payload-rules';
 
 /**
@@ -14,9 +15,20 @@ export function normalizeValue(value: unknown): unknown {
   if (typeof value === 'string') return normalizeString(value);
   if (typeof value === 'number') return Object.is(value, -0) ? 0 : value;
   if (Array.isArray(value)) return value.map(normalizeValue);
+  // Integers past 2^53 (exact-json.ts) are numbers: kept as they are.
+  if (value instanceof ExactInteger) return value;
   if (value !== null && typeof value === 'object') {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value)) out[k] = normalizeValue(v);
+    // defineProperty, not `out[k] =`: assigning to a key named __proto__ would set the
+    // prototype instead of keeping the key.
+    for (const [k, v] of Object.entries(value)) {
+      Object.defineProperty(out, k, {
+        value: normalizeValue(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return value;

@@ -1,3 +1,5 @@
+import { ExactInteger, stringifyExactly } from '../src/json/exact-json';
+
 /**
  * The payload shape rules the Celery worker applied, kept as they were:
  * - the payload is an object, or null (which becomes `{}`);
@@ -24,7 +26,7 @@ export function validatePayloadShape(payload: unknown): JsonObject {
   }
   let json: string;
   try {
-    json = JSON.stringify(payload);
+    json = stringifyExactly(payload);
   } catch (err) {
     throw new PayloadValidationError(`Payload not JSON-serializable: ${(err as Error).message}`);
   }
@@ -56,7 +58,7 @@ export function nestingDepth(value: unknown): number {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
+    if (v === null || typeof v !== 'object' || v instanceof ExactInteger) continue;
     const here = depth + 1;
     if (here > max) max = here;
     for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, here]);

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql, type Sql } from '../src/db/sql';
 import { EventSchema } from '../src/events/event.entity';
+import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
@@ -84,10 +85,11 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
         userId: event.user_id,
         normalizedAt: new Date(),
       });
+      // As exact JSON text: integers past 2^53 keep their digits (see exact-json.ts).
       await sql(
-        `update events set properties = $2, updated_at = now()
+        `update events set properties = $2::jsonb, updated_at = now()
           where id = $1 and status <> 'processed'`,
-        [eventId, JSON.stringify(properties)],
+        [eventId, stringifyExactly(properties)],
       );
     },
 
@@ -168,11 +170,14 @@ function eventNotFound(eventId: string): ApplicationFailure {
 
 async function loadForProcessing(sql: Sql, eventId: string) {
   const [event] = await sql<{
-    payload: unknown;
+    payload: string | null;
     event_name: string;
     event_type: string;
     user_id: string;
-  }>(`select payload, event_name, event_type, user_id from events where id = $1`, [eventId]);
+  }>(`select payload::text as payload, event_name, event_type, user_id from events where id = $1`, [
+    eventId,
+  ]);
   if (!event) throw eventNotFound(eventId);
-  return event;
+  // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
+  return { ...event, payload: event.payload === null ? null : parseExactly(event.payload) };
 }

@@ -86,7 +86,7 @@ async function acceptEvent(ctx: ScenarioContext, payload: Record<string, unknown
 async function acceptBatch(ctx: ScenarioContext, payloads: Record<string, unknown>[]) {
   const em = ctx.orm.em.fork();
   const user = await em.findOneOrFail(UserSchema, { id: ctx.userId });
-  const accepted = await ctx.started(
+  const { batch } = await ctx.started(
     ctx.events.acceptBatch(em, user, {
       events: payloads.map((payload) => ({
         event_name: 'click',
@@ -95,7 +95,7 @@ async function acceptBatch(ctx: ScenarioContext, payloads: Record<string, unknow
       })),
     }),
   );
-  return ctx.client.workflow.getHandle(accepted.workflow_id);
+  return ctx.client.workflow.getHandle(batch.workflow_id!);
 }
 
 function nested(levels: number): Record<string, unknown> {

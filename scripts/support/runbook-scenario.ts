@@ -147,7 +147,7 @@ async function insertEvent(
   eventType: string,
   payload: unknown,
 ): Promise<EventRef> {
-  const row = newEventRow(
+  const { payloadJson: _none, ...row } = newEventRow(
     userId,
     { event_name: eventName, event_type: eventType },
     { receivedAt: new Date() },

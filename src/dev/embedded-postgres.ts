@@ -1,9 +1,15 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import {
+  ensurePostgresUser,
+  initdbAs,
+  reachableBinaries,
+  reachableDataDir,
+} from './postgres-as-root';
 
 /** What `startEmbeddedPostgres` needs. */
 export interface EmbeddedPostgresOptions {
@@ -128,6 +134,8 @@ export class EmbeddedPostgresCreateDatabaseError extends Error {
 
 /** Must match the credentials in `DEFAULT_DATABASE_URL` (src/config.ts). */
 const PG_USER = 'postgres';
+/** The C locale behaves the same on every machine and always exists. */
+const INITDB_FLAGS = ['--encoding=UTF8', '--no-locale'];
 const PG_PASSWORD = 'postgres';
 const PG_HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 30_000;
@@ -159,17 +167,35 @@ export async function startEmbeddedPostgres(
   opts: EmbeddedPostgresOptions,
 ): Promise<RunningPostgres> {
   const log = opts.log ?? (() => undefined);
-  const dataDir = path.resolve(opts.dataDir);
+  let dataDir = path.resolve(opts.dataDir);
 
   if (!(await isPortFree(opts.port))) throw new EmbeddedPostgresPortInUseError(opts.port);
 
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+  let { postgres } = await loadBinaries();
+  let owner = {};
+  if (isRoot()) {
+    // Runs as the postgres OS user, from places that user can reach (see postgres-as-root.ts).
+    const user = await ensurePostgresUser(PG_USER);
+    const binaries = await reachableBinaries(path.resolve(postgres, '..', '..'), user, log);
+    postgres = path.join(binaries, 'bin', 'postgres');
+    dataDir = await reachableDataDir(dataDir, user, log);
+    owner = user;
+    if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+      log(`Initialising a PostgreSQL cluster in ${dataDir} (first run only, takes a few seconds)`);
+      await initdbAs(user, path.join(binaries, 'bin', 'initdb'), {
+        dataDir,
+        superuser: PG_USER,
+        password: PG_PASSWORD,
+        flags: INITDB_FLAGS,
+      }).catch((err: unknown) => {
+        throw new EmbeddedPostgresInitError(dataDir, tailLines(errorMessage(err)), { cause: err });
+      });
+    }
+  } else if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
     log(`Initialising a PostgreSQL cluster in ${dataDir} (first run only, takes a few seconds)`);
     await initialiseCluster(dataDir, opts.port);
   }
 
-  const owner = isRoot() ? await userIds(PG_USER) : {};
-  const { postgres } = await loadBinaries();
   const child = spawn(
     postgres,
     [
@@ -186,7 +212,8 @@ export async function startEmbeddedPostgres(
       '-c',
       'log_checkpoints=off',
     ],
-    { ...owner, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    // cwd: a directory the postgres OS user can enter, whatever the caller's is.
+    { ...owner, cwd: '/', detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = captureOutput(child, log);
   const exited = watchExit(child);
@@ -318,10 +345,9 @@ async function initialiseCluster(dataDir: string, port: number): Promise<void> {
     password: PG_PASSWORD,
     authMethod: 'scram-sha-256',
     persistent: true,
-    // Only as root: the library then chowns the directory and fails if there is no user to own it.
-    createPostgresUser: isRoot(),
-    // The C locale behaves the same on every machine and always exists.
-    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    // Root initialises with initdbAs instead (postgres-as-root.ts).
+    createPostgresUser: false,
+    initdbFlags: INITDB_FLAGS,
     onLog: collect,
     onError: collect,
   });
@@ -483,19 +509,6 @@ function stopper(child: ChildProcess, exited: Promise<Exit>): () => Promise<void
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-function userIds(user: string): Promise<{ uid: number; gid: number }> {
-  const id = (flag: string): Promise<number> =>
-    new Promise((resolve, reject) => {
-      execFile('id', [flag, user], (error, stdout) => {
-        const value = Number.parseInt(stdout, 10);
-        if (error || Number.isNaN(value)) {
-          reject(new Error(`Cannot find OS user "${user}" to run PostgreSQL as`, { cause: error }));
-        } else resolve(value);
-      });
-    });
-  return Promise.all([id('-u'), id('-g')]).then(([uid, gid]) => ({ uid, gid }));
 }
 
 function isPortFree(port: number): Promise<boolean> {

@@ -25,7 +25,6 @@ export async function insertBatchEvents(
     id: r.id,
     event_name: r.eventName,
     event_type: r.eventType,
-    payload: r.payload,
     idempotency_key: r.idempotencyKey,
     client_timestamp: r.clientTimestamp,
     sent_at: r.sentAt,
@@ -55,10 +54,22 @@ export async function insertBatchEvents(
       shared.receivedAt,
       shared.receivedAt,
       shared.receivedAt,
-      JSON.stringify(perEvent),
+      recordsJson(perEvent, rows),
     ],
     'all',
   );
   // Without keys nothing can conflict: every row went in.
   return new Set(withKeys ? inserted.map((r) => r.id) : rows.map((r) => r.id));
+}
+
+/**
+ * The rows as one JSON array, each payload spliced in as the exact JSON text the edge made of
+ * it (integers past 2^53 keep their digits; see exact-json.ts).
+ */
+function recordsJson(records: Record<string, unknown>[], rows: NewEventRow[]): string {
+  const parts = records.map((record, i) => {
+    const rest = JSON.stringify(record);
+    return `${rest.slice(0, -1)},"payload":${rows[i]!.payloadJson ?? 'null'}}`;
+  });
+  return `[${parts.join(',')}]`;
 }

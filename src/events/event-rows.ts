@@ -1,4 +1,5 @@
 import { uuidv7 } from '../db/uuid';
+import { stringifyExactly } from '../json/exact-json';
 import { eventWorkflowId } from '../temporal/event-workflows';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
@@ -33,7 +34,11 @@ export interface NewEventRow {
   user: string;
   eventName: string;
   eventType: string;
-  payload: Record<string, unknown> | null;
+  /**
+   * The payload as JSON text, exactly as it is to be stored: integers past 2^53 keep their
+   * digits, which a JavaScript value cannot. Inserted as `::jsonb`, never walked by the ORM.
+   */
+  payloadJson: string | null;
   status: EventStatus;
   processed: boolean;
   workflowId: string;
@@ -65,7 +70,7 @@ export function newEventRow(
     user: userId,
     eventName: input.event_name,
     eventType: input.event_type,
-    payload: input.payload ?? null,
+    payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
     processed: false,
     workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),

@@ -14,7 +14,8 @@ import {
   type CreateEventBody,
 } from './event.schemas';
 import type { EventService } from './event.service';
-import { toEventView } from './event.view';
+import { withBatchPayloadsAsSent, withPayloadAsSent } from './payload-as-sent';
+import { toEventViewJson } from './event.view';
 
 export interface EventRoutesDeps {
   events: EventService;
@@ -29,21 +30,25 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
   router.use(requireUser(), rateLimit);
 
   router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
-    const body = parseOrThrow(batchBodySchema, ctx.request.body);
+    const body = withBatchPayloadsAsSent(
+      parseOrThrow(batchBodySchema, ctx.request.body),
+      ctx.request.body,
+    );
     // The rate limit is in events: the rest of the batch is charged before anything is stored.
     ctx.state.chargeEvents?.(body.events.length);
     const header = ctx.get('idempotency-key');
     const key =
       header === '' ? undefined : parseOrThrow(idempotencyKey, header, 'Idempotency-Key header');
-    const { created, ...batch } = await events.acceptBatch(ctx.state.em, ctx.state.user, body, key);
-    // A repeated batch key is answered with the original batch, as "already here".
-    ctx.status = created ? 202 : 200;
+    const { created, batch } = await events.acceptBatch(ctx.state.em, ctx.state.user, body, key);
+    // Like a repeated single event: 200 when nothing new was stored (a repeated batch key, or
+    // every event's key known already).
+    ctx.status = created > 0 ? 202 : 200;
     ctx.body = batch;
   });
 
   router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {
     const body = withHeaderKey(
-      parseOrThrow(createEventBodySchema, ctx.request.body),
+      withPayloadAsSent(parseOrThrow(createEventBodySchema, ctx.request.body), ctx.request.body),
       ctx.get('idempotency-key'),
     );
     const { created, event } = await events.accept(ctx.state.em, ctx.state.user, body);
@@ -68,9 +73,10 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
 
   router.get('/:id', async (ctx) => {
     const id = ctx.params.id!;
-    const event = isUuid(id) ? await events.findOwn(ctx.state.em, ctx.state.user, id) : null;
-    if (!event) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
-    ctx.body = toEventView(event);
+    const found = isUuid(id) ? await events.findOwn(ctx.state.em, ctx.state.user, id) : null;
+    if (!found) throw new NotFoundError(`No event with id ${JSON.stringify(id)}`);
+    ctx.type = 'application/json';
+    ctx.body = toEventViewJson(found.event, found.payloadJson, found.propertiesJson);
   });
 
   return router;

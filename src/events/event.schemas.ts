@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isUuid } from '../db/uuid';
 import { findUnstorable } from '../http/storable-json';
 import { EVENT_STATUSES } from './event-status';
 
@@ -113,10 +114,8 @@ export const listEventsQuerySchema = z.strictObject({
   /** Events about this anonymous visitor (an analytics SDK's `anonymousId`). */
   anonymous_id: z.string().min(1).max(255).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z
-    .string()
-    .regex(/^[0-9a-f-]{36}$/i, 'must be a next_cursor value from an earlier page')
-    .optional(),
+  // A canonical UUID, as ids are: anything else would reach PostgreSQL as a malformed uuid.
+  cursor: z.string().refine(isUuid, 'must be a next_cursor value from an earlier page').optional(),
 });
 export type ListEventsQuery = z.infer<typeof listEventsQuerySchema>;
 

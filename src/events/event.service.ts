@@ -1,4 +1,4 @@
-import type { FilterQuery } from '@mikro-orm/core';
+import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
@@ -32,10 +32,18 @@ export interface AcceptedEvent {
 }
 
 export interface AcceptedBatch {
-  batch_id: string;
+  /** Null when every event repeated a known idempotency key: no batch was stored. */
+  batch_id: string | null;
   /** In request order: the new event, or the existing one a repeated idempotency key names. */
   event_ids: string[];
-  workflow_id: string;
+  workflow_id: string | null;
+}
+
+/** An event with its payload and properties as the JSON text PostgreSQL holds. */
+export interface StoredEvent {
+  event: Event;
+  payloadJson: string | null;
+  propertiesJson: string | null;
 }
 
 /** The unique constraint on a user's batch keys (migration 20261202032800). */
@@ -85,10 +93,12 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
   }
 
   /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
-  async function insertNew(em: EntityManager, rows: NewEventRow[]): Promise<Set<string>> {
+  async function insertNew(em: EntityManager, newRows: NewEventRow[]): Promise<Set<string>> {
+    const rows = newRows.map(withPayloadSql);
     if (!rows.some((r) => r.idempotencyKey)) {
-      if (rows.length === 1) await em.insert(EventSchema, rows[0]!);
-      else await em.insertMany(EventSchema, rows);
+      // The query builder, not em.insertMany, which would store the raw payload fragment as a
+      // JSON string.
+      await em.createQueryBuilder(EventSchema).insert(rows).execute('run');
       return new Set(rows.map((r) => r.id));
     }
     const inserted: { id: string }[] = await em
@@ -99,6 +109,15 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       .returning(['id'])
       .execute('all');
     return new Set(inserted.map((r) => r.id));
+  }
+
+  /**
+   * The row with its payload as a `?::jsonb` parameter: the exact text reaches PostgreSQL, and
+   * the ORM does not walk the payload as query parameters (a key named `constructor` made
+   * its parameter validation throw).
+   */
+  function withPayloadSql({ payloadJson, ...row }: NewEventRow) {
+    return { ...row, payload: payloadJson === null ? null : raw('?::jsonb', [payloadJson]) };
   }
 
   async function existingByKey(em: EntityManager, userId: string, keys: string[]) {
@@ -226,7 +245,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       user: User,
       body: CreateBatchBody,
       idempotencyKey?: string,
-    ): Promise<AcceptedBatch & { created: boolean }> {
+    ): Promise<{ created: number; batch: AcceptedBatch }> {
       admit();
       const receivedAt = new Date();
       const batchId = uuidv7(receivedAt.getTime());
@@ -244,7 +263,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
         ? () => repeatedBatch(em, user.id, idempotencyKey, fingerprint!, rows)
         : undefined;
       const original = await repeat?.();
-      if (original) return { ...original, created: false };
+      if (original) return { created: 0, batch: original };
       let accepted: { eventIds: string[]; inserted: Set<string> };
       try {
         accepted = await em.transactional(async (tx) => {
@@ -272,7 +291,13 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
             repeated.map((r) => r.idempotencyKey!),
           );
           refuseReusedKeys(rows, existing, (i) => `$.events.${i}.idempotency_key`);
-          await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+          // Every event repeated a known key: an empty batch would name nothing, so none is
+          // kept, unless the batch itself has a key, which must name it from now on.
+          if (inserted.size === 0 && !idempotencyKey) {
+            await tx.nativeDelete(BatchSchema, { id: batchId });
+          } else {
+            await tx.nativeUpdate(BatchSchema, { id: batchId }, { eventCount: inserted.size });
+          }
           return {
             eventIds: rows.map((r) =>
               inserted.has(r.id) ? r.id : existing.get(r.idempotencyKey!)!.id,
@@ -286,17 +311,17 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
           err instanceof UniqueConstraintViolationException &&
           (err as { constraint?: string }).constraint === BATCH_KEY_CONSTRAINT;
         const concurrent = sameKey ? await repeat?.() : undefined;
-        if (concurrent) return { ...concurrent, created: false };
+        if (concurrent) return { created: 0, batch: concurrent };
         throw err;
       }
-      if (accepted.inserted.size > 0) {
-        outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
+      const { eventIds, inserted } = accepted;
+      if (inserted.size === 0 && !idempotencyKey) {
+        return { created: 0, batch: { batch_id: null, event_ids: eventIds, workflow_id: null } };
       }
+      if (inserted.size > 0) outbox.offer({ kind: 'batch', id: batchId, userId: user.id });
       return {
-        batch_id: batchId,
-        event_ids: accepted.eventIds,
-        workflow_id: workflowId,
-        created: true,
+        created: inserted.size,
+        batch: { batch_id: batchId, event_ids: eventIds, workflow_id: workflowId },
       };
     },
 
@@ -389,9 +414,23 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       };
     },
 
-    /** The user's own event, or null: other users' events are indistinguishable from none. */
-    async findOwn(em: EntityManager, user: User, id: string): Promise<Event | null> {
-      return em.findOne(EventSchema, { id, user: user.id });
+    /**
+     * The user's own event, or null: other users' events are indistinguishable from none. The
+     * payload and properties come as jsonb's text, which holds every digit that was stored.
+     */
+    async findOwn(em: EntityManager, user: User, id: string): Promise<StoredEvent | null> {
+      const [row] = await em.execute<Record<string, unknown>[]>(
+        `select e.*, e.payload::text as payload_text, e.properties::text as properties_text
+           from events e where e.id = ? and e.user_id = ?`,
+        [id, user.id],
+      );
+      if (!row) return null;
+      const { payload_text, properties_text, ...columns } = row;
+      return {
+        event: em.map(EventSchema, columns),
+        payloadJson: (payload_text as string | null) ?? null,
+        propertiesJson: (properties_text as string | null) ?? null,
+      };
     },
 
     /** The user's own batch with its events' ids and statuses, or null. */

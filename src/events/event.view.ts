@@ -37,6 +37,19 @@ export function toEventView(e: Event): EventView {
   return { ...toEventListItem(e), payload: e.payload ?? null, properties: e.properties ?? null };
 }
 
+/**
+ * `toEventView` as JSON text, with the payload and properties spliced in as stored JSON text:
+ * a JavaScript value would round integers past 2^53, which jsonb keeps exactly.
+ */
+export function toEventViewJson(
+  e: Omit<Event, 'payload' | 'properties'>,
+  payloadJson: string | null,
+  propertiesJson: string | null,
+): string {
+  const head = JSON.stringify(toEventListItem(e));
+  return `${head.slice(0, -1)},"payload":${payloadJson ?? 'null'},"properties":${propertiesJson ?? 'null'}}`;
+}
+
 /** An event in a listing: everything but the payload and properties, which GET by id shows. */
 export type EventListItem = Omit<EventView, 'payload' | 'properties'>;
 

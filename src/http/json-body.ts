@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { parseExactly } from '../json/exact-json';
 
 /**
  * Reads a JSON body of at most `limit` bytes into `ctx.request.body`. Stops reading as soon as
@@ -18,7 +19,8 @@ export function jsonBody(limit: number): Middleware {
     if (text.trim() === '')
       throw new InvalidJsonError('Request body is empty; expected a JSON object');
     try {
-      ctx.request.body = JSON.parse(text) as unknown;
+      // Exactly: integers past 2^53 keep their digits (see exact-json.ts).
+      ctx.request.body = parseExactly(text);
     } catch (err) {
       throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
     }

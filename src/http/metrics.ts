@@ -140,8 +140,8 @@ export function countAcceptedEvents(events: EventService, metrics: ApiMetrics): 
     },
     async acceptBatch(...args) {
       const accepted = await events.acceptBatch(...args);
-      // A repeated batch key accepts nothing new.
-      if (accepted.created) metrics.eventsAccepted.inc(accepted.event_ids.length);
+      // Events a repeated idempotency key names were accepted before, not now.
+      if (accepted.created > 0) metrics.eventsAccepted.inc(accepted.created);
       return accepted;
     },
   };

@@ -113,11 +113,17 @@ export const eventListSchema = z
 /** What `POST /api/v1/events/batch` answers. */
 export const acceptedBatchSchema = z
   .strictObject({
-    batch_id: z.uuid(),
+    batch_id: z
+      .uuid()
+      .nullable()
+      .meta({ description: 'Null when every event repeated a known key: no batch was stored' }),
     event_ids: z.array(z.uuid()).meta({
       description: 'In request order: the new event, or the existing one a repeated key names',
     }),
-    workflow_id: z.string().meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
+    workflow_id: z
+      .string()
+      .nullable()
+      .meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
   })
   .meta({ id: 'AcceptedBatch' });
 
@@ -265,7 +271,10 @@ export const registerEventRoutes =
         },
       },
       responses: {
-        200: jsonResponse('A repeated Idempotency-Key: the original batch', acceptedBatchSchema),
+        200: jsonResponse(
+          'Nothing new stored: a repeated Idempotency-Key (the original batch), or every event repeated a known idempotency key (the existing events, batch_id null)',
+          acceptedBatchSchema,
+        ),
         202: jsonResponse(
           'Stored; its workflow starts right after the answer',
           acceptedBatchSchema,

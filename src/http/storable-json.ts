@@ -1,45 +1,85 @@
+import { ExactInteger } from '../json/exact-json';
+
+/** One object or array on the path from the root to the value being checked. */
+interface Frame {
+  node: Record<string, unknown> | unknown[];
+  /** The object's keys; null for an array. */
+  keys: string[] | null;
+  /** The index of the next child to check. */
+  next: number;
+  length: number;
+}
+
 /**
  * Finds the first value PostgreSQL cannot store faithfully, or a structure too deep to be an
  * event: NUL characters (rejected in jsonb and text), lone UTF-16 surrogates (they would be
- * replaced silently on the way to UTF-8), numbers JSON parsing already mangled, and nesting
- * past `maxDepth`. Iterative, so hostile
- * input cannot overflow the stack. Returns a JSON path and a reason, or null.
+ * replaced silently on the way to UTF-8), numbers JSON parsing made infinite, and nesting past
+ * `maxDepth`. Returns a JSON path and a reason, or null.
+ *
+ * Iterative, so hostile input cannot overflow the stack, and it holds only the path from the
+ * root to the current value: memory grows with depth, not with the number of elements (a 2 MB
+ * body of `[0,0,...]` is a million elements). The path string is built only for the answer.
  */
 export function findUnstorable(
   value: unknown,
   maxDepth: number,
 ): { path: string; reason: string } | null {
-  const stack: { v: unknown; path: string; depth: number }[] = [{ v: value, path: '$', depth: 0 }];
-  while (stack.length > 0) {
-    const { v, path, depth } = stack.pop()!;
-    if (typeof v === 'string') {
-      const reason = badString(v);
-      if (reason) return { path, reason };
+  const rootReason = leafReason(value);
+  if (rootReason) return { path: '$', reason: rootReason };
+  if (!isContainer(value)) return null;
+  if (maxDepth < 1) return { path: '$', reason: `nesting deeper than ${maxDepth} levels` };
+  const frames: Frame[] = [frameOf(value)];
+  while (frames.length > 0) {
+    const top = frames[frames.length - 1]!;
+    if (top.next >= top.length) {
+      frames.pop();
       continue;
     }
-    if (typeof v === 'number') {
-      // JSON.parse turns 1e400 into Infinity (stored as null) and rounds integers past 2^53.
-      if (!Number.isFinite(v)) return { path, reason: 'is a number out of range' };
-      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-        return {
-          path,
-          reason: 'is an integer beyond 2^53, which would lose precision; send it as a string',
-        };
-      }
-      continue;
-    }
-    if (v === null || typeof v !== 'object') continue;
-    if (depth + 1 > maxDepth) return { path, reason: `nesting deeper than ${maxDepth} levels` };
-    if (Array.isArray(v)) {
-      v.forEach((child, i) => stack.push({ v: child, path: `${path}[${i}]`, depth: depth + 1 }));
+    const i = top.next++;
+    let child: unknown;
+    if (top.keys) {
+      const key = top.keys[i]!;
+      const keyReason = badString(key);
+      if (keyReason) return { path: pathOf(frames), reason: `key ${keyReason}` };
+      child = (top.node as Record<string, unknown>)[key];
     } else {
-      for (const [k, child] of Object.entries(v)) {
-        const keyReason = badString(k);
-        if (keyReason) return { path: `${path}.${k}`, reason: `key ${keyReason}` };
-        stack.push({ v: child, path: `${path}.${k}`, depth: depth + 1 });
+      child = (top.node as unknown[])[i];
+    }
+    const reason = leafReason(child);
+    if (reason) return { path: pathOf(frames), reason };
+    if (isContainer(child)) {
+      if (frames.length + 1 > maxDepth) {
+        return { path: pathOf(frames), reason: `nesting deeper than ${maxDepth} levels` };
       }
+      frames.push(frameOf(child));
     }
   }
+  return null;
+}
+
+function isContainer(v: unknown): v is Record<string, unknown> | unknown[] {
+  return v !== null && typeof v === 'object' && !(v instanceof ExactInteger);
+}
+
+function frameOf(node: Record<string, unknown> | unknown[]): Frame {
+  if (Array.isArray(node)) return { node, keys: null, next: 0, length: node.length };
+  const keys = Object.keys(node);
+  return { node, keys, next: 0, length: keys.length };
+}
+
+/** The path of the child each frame checked last: `$.a[3].b`. */
+function pathOf(frames: Frame[]): string {
+  let path = '$';
+  for (const f of frames) path += f.keys ? `.${f.keys[f.next - 1]}` : `[${f.next - 1}]`;
+  return path;
+}
+
+/** Why a string or number cannot be stored, or null (containers are checked by the walk). */
+function leafReason(v: unknown): string | null {
+  if (typeof v === 'string') return badString(v);
+  // JSON.parse turns 1e400 into Infinity (stored as null). Integer literals past 2^53 arrive
+  // as ExactInteger, not as numbers, so every finite number here is kept exactly.
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'is a number out of range';
   return null;
 }
 

@@ -94,8 +94,12 @@ function metricsInterceptors(metrics: WorkerMetrics, orm: Orm): ActivityIntercep
     },
     batchOutcome: (batchId) =>
       orm.em.fork().execute(
-        `select event_type as "eventType", status, count(*)::int as n
-           from events where batch_id = ? group by 1, 2`,
+        // Validation failures are recorded as `validation_error: ...` (batch-activities).
+        `select event_type as "eventType", status,
+                case when processing_error like 'validation_error:%'
+                     then 'validation_error' else 'error' end as reason,
+                count(*)::int as n
+           from events where batch_id = ? group by 1, 2, 3`,
         [batchId],
       ),
   });

@@ -8,7 +8,9 @@ export interface MetricsLookups {
   /** An event's type; null when the event does not exist. */
   eventType(eventId: string): Promise<string | null>;
   /** How many of a batch's events ended in each status, by event type. */
-  batchOutcome(batchId: string): Promise<{ eventType: string; status: string; n: number }[]>;
+  batchOutcome(
+    batchId: string,
+  ): Promise<{ eventType: string; status: string; reason: string; n: number }[]>;
 }
 
 /** Reported when an event's type cannot be found out. */
@@ -57,17 +59,18 @@ export function activityMetricsInterceptor(
       (activity === SUMMARIZE_BATCH || activity === MARK_BATCH_FAILED) &&
       typeof eventId === 'string'
     ) {
-      // A batch's outcome is read once, when its workflow summarizes or gives up on it.
-      void countBatch(eventId, activity === MARK_BATCH_FAILED ? 'error' : 'validation_error');
+      // A batch's outcome is read once, when its workflow summarizes or gives up on it; each
+      // failed row says itself whether it failed validation or processing gave up on it.
+      void countBatch(eventId);
     }
   };
 
-  const countBatch = async (batchId: string, failureReason: string): Promise<void> => {
+  const countBatch = async (batchId: string): Promise<void> => {
     const rows = await lookups.batchOutcome(batchId).catch(() => []);
-    for (const { eventType, status, n } of rows) {
+    for (const { eventType, status, reason, n } of rows) {
       const event_type = metrics.eventTypes.valueOf(eventType);
       if (status === 'processed') metrics.eventsProcessed.inc({ event_type }, n);
-      if (status === 'failed') metrics.eventsFailed.inc({ event_type, reason: failureReason }, n);
+      if (status === 'failed') metrics.eventsFailed.inc({ event_type, reason }, n);
     }
   };
 

@@ -350,11 +350,11 @@ const cases: Case[] = [
     message: /out of range/,
   },
   {
-    name: 'integer beyond 2^53',
-    body: '{"event_name":"x","event_type":"y","payload":{"n":12345678901234567890}}',
+    name: 'integer beyond 2^53 where a string belongs',
+    body: '{"event_name":12345678901234567890,"event_type":"y"}',
     status: 422,
     code: 'validation_error',
-    message: /beyond 2\^53/,
+    message: /event_name/,
   },
   {
     name: 'empty event_name after trimming',
@@ -449,6 +449,22 @@ const cases: Case[] = [
     status: 404,
     code: 'not_found',
     message: /No event/,
+  },
+  {
+    name: 'cursor of 36 hyphens',
+    method: 'GET',
+    path: `${E}?cursor=${'-'.repeat(36)}`,
+    status: 422,
+    code: 'validation_error',
+    message: /cursor: must be a next_cursor value/,
+  },
+  {
+    name: 'cursor of 36 hex digits without hyphens in place',
+    method: 'GET',
+    path: `${E}?cursor=${'0'.repeat(32)}----`,
+    status: 422,
+    code: 'validation_error',
+    message: /cursor: must be a next_cursor value/,
   },
   {
     name: 'wrong method',

@@ -116,6 +116,23 @@ describe('metrics after real events', () => {
     });
   });
 
+  it('counts only new events of a batch as accepted', async () => {
+    const count = async () =>
+      sampleValue((await h.request('GET', '/metrics')).body as string, 'events_accepted_total') ??
+      0;
+    const key = `metrics-${Date.now()}`;
+    const batch = (events: unknown[]) =>
+      h.request('POST', '/api/v1/events/batch', { token: user.token, body: { events } });
+    const e = { event_name: 'signup', event_type: 'conversion' };
+    const before = await count();
+    expect((await batch([{ ...e, idempotency_key: key }, e])).status).toBe(202);
+    expect(await count()).toBe(before + 2);
+    expect((await batch([{ ...e, idempotency_key: key }, e])).status).toBe(202);
+    expect(await count()).toBe(before + 3);
+    expect((await batch([{ ...e, idempotency_key: key }])).status).toBe(200);
+    expect(await count()).toBe(before + 3);
+  });
+
   it('the worker times every activity attempt by activity type and outcome', async () => {
     const text = await waitForMetrics(h.workerMetricsUrl!, (t) => {
       const count = (activity: string) =>
@@ -157,6 +174,49 @@ describe('metrics after real events', () => {
   it('the worker metrics endpoint serves nothing but GET /metrics', async () => {
     const other = await fetch(h.workerMetricsUrl!.replace('/metrics', '/'));
     expect(other.status).toBe(404);
+  });
+});
+
+describe('metrics of a batch that gives up', () => {
+  it('counts its invalid events as validation errors and the rest as errors', async () => {
+    const h = await Harness.start({
+      env: { EVENT_MAX_RETRIES: '0' },
+      wrapActivities: (real) => ({
+        ...real,
+        normalizeBatchChunk: () => Promise.reject(new Error('database unavailable')),
+      }),
+    });
+    try {
+      const { token } = await h.createUser();
+      const res = await h.request('POST', '/api/v1/events/batch', {
+        token,
+        body: {
+          events: [
+            { event_name: 'page_view', event_type: 'valid', payload: { page: '/c' } },
+            { event_name: 'page_view', event_type: 'deep', payload: deepPayload() },
+          ],
+        },
+      });
+      expect(res.status).toBe(202);
+      await h.temporal.workflow
+        .getHandle(res.body.workflow_id)
+        .result()
+        .catch(() => undefined);
+      await waitForMetrics(h.workerMetricsUrl!, (t) => {
+        expect(
+          sampleValue(t, 'events_failed_total', { event_type: 'valid', reason: 'error' }),
+        ).toBe(1);
+        expect(
+          sampleValue(t, 'events_failed_total', { event_type: 'deep', reason: 'validation_error' }),
+        ).toBe(1);
+      });
+      const t = await (await fetch(h.workerMetricsUrl!)).text();
+      expect(sampleValue(t, 'events_failed_total', { event_type: 'deep', reason: 'error' })).toBe(
+        undefined,
+      );
+    } finally {
+      await h.close();
+    }
   });
 });
 

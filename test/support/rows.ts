@@ -10,7 +10,7 @@ export async function insertEventRow(
   orm: Orm,
   row: { userId: string; eventName?: string; eventType?: string; payload?: unknown },
 ): Promise<string> {
-  const base = newEventRow(
+  const { payloadJson: _none, ...base } = newEventRow(
     row.userId,
     { event_name: row.eventName ?? 'page_view', event_type: row.eventType ?? 'engagement' },
     { receivedAt: new Date() },

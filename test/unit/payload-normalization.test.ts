@@ -26,6 +26,18 @@ describe('normalizeValue (each documented conversion)', () => {
     expect(normalizeValue(null)).toBeNull();
   });
 
+  it('keeps keys named __proto__, constructor and prototype as own keys, in order', () => {
+    const payload = JSON.parse(
+      '{"a":1,"__proto__":{"x":" y "},"constructor":{"prototype":{"z":2}},"prototype":[]}',
+    ) as Record<string, unknown>;
+    const out = normalizeValue(payload) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['a', '__proto__', 'constructor', 'prototype']);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe(
+      '{"a":1,"__proto__":{"x":"y"},"constructor":{"prototype":{"z":2}},"prototype":[]}',
+    );
+  });
+
   it('applies at any depth and keeps keys verbatim', () => {
     expect(normalizeValue({ ' Key ': [{ at: ' 2025-01-01T00:00:00Z ' }, ' x '] })).toEqual({
       ' Key ': [{ at: '2025-01-01T00:00:00.000Z' }, 'x'],
