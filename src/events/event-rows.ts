@@ -1,3 +1,4 @@
+import { raw } from '@mikro-orm/core';
 import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
 import { eventWorkflowId } from '../temporal/event-workflows';
@@ -88,4 +89,13 @@ export function newEventRow(
     createdAt: times.receivedAt,
     updatedAt: times.receivedAt,
   };
+}
+
+/**
+ * The row for the ORM's query builder, its payload as a `?::jsonb` parameter: the exact text
+ * reaches PostgreSQL, and the ORM does not walk the payload as query parameters (a key named
+ * `constructor` made its parameter validation throw).
+ */
+export function insertableRow({ payloadJson, ...row }: NewEventRow) {
+  return { ...row, payload: payloadJson === null ? null : raw('?::jsonb', [payloadJson]) };
 }

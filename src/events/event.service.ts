@@ -1,4 +1,4 @@
-import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
@@ -20,7 +20,7 @@ import { BatchSchema, type Batch } from './batch.entity';
 import { insertBatchEvents } from './batch-insert';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
-import { newEventRow, type NewEventRow } from './event-rows';
+import { insertableRow, newEventRow, type NewEventRow } from './event-rows';
 import { toEventListItem, type EventListItem } from './event.view';
 import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
 import { batchFingerprint, eventFingerprint } from './request-fingerprint';
@@ -94,7 +94,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
 
   /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
   async function insertNew(em: EntityManager, newRows: NewEventRow[]): Promise<Set<string>> {
-    const rows = newRows.map(withPayloadSql);
+    const rows = newRows.map(insertableRow);
     if (!rows.some((r) => r.idempotencyKey)) {
       // The query builder, not em.insertMany, which would store the raw payload fragment as a
       // JSON string.
@@ -109,15 +109,6 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       .returning(['id'])
       .execute('all');
     return new Set(inserted.map((r) => r.id));
-  }
-
-  /**
-   * The row with its payload as a `?::jsonb` parameter: the exact text reaches PostgreSQL, and
-   * the ORM does not walk the payload as query parameters (a key named `constructor` made
-   * its parameter validation throw).
-   */
-  function withPayloadSql({ payloadJson, ...row }: NewEventRow) {
-    return { ...row, payload: payloadJson === null ? null : raw('?::jsonb', [payloadJson]) };
   }
 
   async function existingByKey(em: EntityManager, userId: string, keys: string[]) {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventSchema } from '../events/event.entity';
-import { newEventRow } from '../events/event-rows';
+import { insertableRow, newEventRow } from '../events/event-rows';
 import type { EventService } from '../events/event.service';
 import type { User } from '../users/user.entity';
 import { mapMessage, type MappedMessage, type TrackedEvent } from './message-mapping';
@@ -39,7 +39,7 @@ export function createTrackingService({ events, batchMaxEvents }: TrackingServic
   ): Promise<void> {
     if (rejected.length === 0) return;
     const rows = rejected.map(({ event, rejection }) => ({
-      ...newEventRow(user.id, event, { receivedAt, sentAt }),
+      ...insertableRow(newEventRow(user.id, event, { receivedAt, sentAt })),
       status: 'failed' as const,
       processingError: rejection,
       lastError: rejection,

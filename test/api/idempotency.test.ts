@@ -337,7 +337,9 @@ describe('concurrent batches naming the same keys in opposite orders', () => {
       }),
     );
     for (const { keys, answers } of rounds) {
-      expect(answers.map((a) => a.status)).toEqual([202, 202]);
+      // Each stores what was new when it committed; the later one may find every key known.
+      expect(answers.map((a) => a.status)).toContain(202);
+      expect(answers.every((a) => a.status === 202 || a.status === 200)).toBe(true);
       const [forward, backward] = answers.map((a) => a.body.event_ids as string[]);
       expect(forward).toEqual([...backward!].reverse());
       expect(await rowsWithKey(alice.id, keys[0]!)).toBe(1);

@@ -183,7 +183,8 @@ describe('metrics of a batch that gives up', () => {
       env: { EVENT_MAX_RETRIES: '0' },
       wrapActivities: (real) => ({
         ...real,
-        normalizeBatchChunk: () => Promise.reject(new Error('database unavailable')),
+        // The chunk step has failed the invalid event by then; the rest fail with the batch.
+        persistBatch: () => Promise.reject(new Error('database unavailable')),
       }),
     });
     try {

@@ -101,7 +101,7 @@ describe('processEventBatchWorkflow result for large batches', () => {
       }));
       const res = await postBatch(h, token, events);
       expect(res.status).toBe(202);
-      const summary = await h.temporal.workflow.getHandle(res.body.workflow_id).result();
+      const summary = await h.workflowResult(res.body.workflow_id);
       expect(summary).toMatchObject({
         total_events: 1500,
         processed: 300,
