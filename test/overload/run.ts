@@ -19,7 +19,7 @@ import { percentile } from '../../bench/stats';
  *
  * The budget is short (EVENT_PROCESSING_TIMEOUT=30, far below the drain time), so an event
  * whose budget counted time spent waiting would fail. `--env K=V` changes the service's
- * settings, e.g. `--env OUTBOX_MAX_IN_FLIGHT=1000000` turns admission off, and the test fails.
+ * settings, e.g. `--env OUTBOX_MAX_IN_FLIGHT=100000` turns admission off, and the test fails.
  * Exit code 0 when every guarantee held (and, with --strict, every target was met), 1 otherwise.
  */
 
@@ -63,7 +63,6 @@ async function main(): Promise<number> {
     `OUTBOX_MAX_IN_FLIGHT=${MAX_IN_FLIGHT}`,
     ...values.env.flatMap((e) => ['--env', e]),
   ]);
-  const maxInFlight = Number(benchOptions.serviceEnv.OUTBOX_MAX_IN_FLIGHT);
 
   log('starting Temporal, PostgreSQL, API and worker');
   const stack = await startStack(benchOptions, false, log);
@@ -142,11 +141,12 @@ async function main(): Promise<number> {
         ).toFixed(1)} ms, p99 ${acceptP99.toFixed(1)} ms`,
       },
       {
-        name: 'workflows running in Temporal within OUTBOX_MAX_IN_FLIGHT (and half again)',
+        name: `workflows running in Temporal within ${MAX_IN_FLIGHT} (and half again)`,
         // The outbox counts from rows refreshed every 50 ms and Temporal's count lags a little,
-        // so a pass may overshoot; without admission the count is the whole backlog.
-        ok: peakRunning <= maxInFlight * 1.5,
-        detail: `peak ${peakRunning}, bound ${maxInFlight}`,
+        // so a pass may overshoot; without admission the count is the whole backlog. The bound
+        // is the test's own, so that `--env OUTBOX_MAX_IN_FLIGHT=...` shows what admission does.
+        ok: peakRunning <= MAX_IN_FLIGHT * 1.5,
+        detail: `peak ${peakRunning}, OUTBOX_MAX_IN_FLIGHT ${benchOptions.serviceEnv.OUTBOX_MAX_IN_FLIGHT}`,
       },
       ...Object.entries(RSS_LIMIT_MB).map(([name, limit]) => ({
         name: `peak RSS of ${name} under ${limit} MB`,
