@@ -1,4 +1,3 @@
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
@@ -18,9 +17,7 @@ async function main(): Promise<void> {
   const tracing = startTracing(config.tracing, 'api');
   if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
-  const temporal = createTemporalClient(config.temporal, {
-    workflowInterceptors: tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
-  });
+  const temporal = createTemporalClient(config.temporal, { tracing: tracing !== undefined });
   const metrics = createApiMetrics();
   const outbox = startConfiguredOutbox({
     config,

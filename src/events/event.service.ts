@@ -1,7 +1,6 @@
-import type { FilterQuery } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Logger } from '../logger';
 import {
   batchWorkflowId,

@@ -1,4 +1,5 @@
-import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Config } from '../config';
 import { connectionOptions } from './connection-options';
 import { requestIdClientInterceptor } from './request-id-interceptor';
@@ -9,7 +10,8 @@ import { requestIdClientInterceptor } from './request-id-interceptor';
  */
 export function createTemporalClient(
   temporal: Config['temporal'],
-  options: { workflowInterceptors?: WorkflowClientInterceptor[] } = {},
+  /** `tracing`: each workflow start gets a span, and its workflow continues the trace. */
+  options: { tracing?: boolean } = {},
 ): Client {
   const connection = Connection.lazy({
     ...connectionOptions(temporal),
@@ -19,7 +21,10 @@ export function createTemporalClient(
     connection,
     namespace: temporal.namespace,
     interceptors: {
-      workflow: [requestIdClientInterceptor(), ...(options.workflowInterceptors ?? [])],
+      workflow: [
+        requestIdClientInterceptor(),
+        ...(options.tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : []),
+      ],
     },
   });
 }

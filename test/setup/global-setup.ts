@@ -2,8 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowInterceptorModules } from '../../src/worker/workflow-interceptor-modules';
+import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import {
   findFreePort,
@@ -80,19 +79,7 @@ async function ensurePostgres(dir: string): Promise<void> {
 }
 
 async function bundle(dir: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: workflowInterceptorModules(false),
-    logger: {
-      log() {},
-      trace() {},
-      debug() {},
-      info() {},
-      warn: console.warn,
-      error: console.error,
-    },
-  });
   const path = join(dir, 'workflow-bundle.js');
-  writeFileSync(path, code);
+  await bundleWorkflows(path);
   return path;
 }

@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Koa from 'koa';
 import type { createActivities } from '../../activities';
@@ -148,9 +147,7 @@ export class Harness {
     }
     const temporal = createTemporalClient(
       { ...config.temporal, address: options.apiTemporalAddress ?? config.temporal.address },
-      {
-        workflowInterceptors: options.tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [],
-      },
+      { tracing: options.tracing !== undefined },
     );
     const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
     const app = createApp({
