@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from './orm';
 
 /** Runs one parameterized statement (`$1`, `$2`, ...) and returns its rows. */
@@ -13,11 +14,17 @@ interface KnexClient {
 }
 
 /**
- * Plain `pg` statements on the ORM's own connection pool, for the hot paths where building the
- * query through the ORM costs more than running it. Same pool, same limits, no second pool.
+ * Plain `pg` statements on the ORM's own connections, for the hot paths where building the
+ * query through the ORM costs more than running it, and for large parameters: the ORM's
+ * `execute` inlines every value into the SQL text (a 16 MB batch became tens of copies of
+ * itself) and puts that text in its errors. Here values travel as bind parameters.
+ *
+ * Inside `em.transactional` the statements run on the transaction's own connection (knex's
+ * transaction client hands it out and its release is a no-op); otherwise on the shared pool.
  */
-export function createSql(orm: Orm): Sql {
-  const client = orm.em.getConnection().getKnex().client as KnexClient;
+export function sqlFor(em: EntityManager): Sql {
+  const knex = em.getTransactionContext() ?? em.getConnection().getKnex();
+  const client = (knex as unknown as { client: KnexClient }).client;
   return async <R>(text: string, values?: unknown[]) => {
     const connection = await client.acquireConnection();
     try {
@@ -26,4 +33,9 @@ export function createSql(orm: Orm): Sql {
       await client.releaseConnection(connection);
     }
   };
+}
+
+/** {@link sqlFor} on the pool, for code that runs outside any transaction. */
+export function createSql(orm: Orm): Sql {
+  return sqlFor(orm.em);
 }

@@ -1,7 +1,6 @@
-import { raw } from '@mikro-orm/core';
 import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
-import { eventWorkflowId } from '../temporal/event-workflows';
+import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
@@ -37,7 +36,8 @@ export interface NewEventRow {
   eventType: string;
   /**
    * The payload as JSON text, exactly as it is to be stored: integers past 2^53 keep their
-   * digits, which a JavaScript value cannot. Inserted as `::jsonb`, never walked by the ORM.
+   * digits, which a JavaScript value cannot. Spliced into the insert as text (event-insert.ts),
+   * never walked by the ORM.
    */
   payloadJson: string | null;
   status: EventStatus;
@@ -74,7 +74,7 @@ export function newEventRow(
     payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
     processed: false,
-    workflowId: batchId ? `batch-${batchId}` : eventWorkflowId(id),
+    workflowId: batchId ? batchWorkflowId(batchId) : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
     subjectUserId: input.subject_user_id ?? null,
@@ -89,13 +89,4 @@ export function newEventRow(
     createdAt: times.receivedAt,
     updatedAt: times.receivedAt,
   };
-}
-
-/**
- * The row for the ORM's query builder, its payload as a `?::jsonb` parameter: the exact text
- * reaches PostgreSQL, and the ORM does not walk the payload as query parameters (a key named
- * `constructor` made its parameter validation throw).
- */
-export function insertableRow({ payloadJson, ...row }: NewEventRow) {
-  return { ...row, payload: payloadJson === null ? null : raw('?::jsonb', [payloadJson]) };
 }

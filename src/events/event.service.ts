@@ -16,10 +16,10 @@ import {
 import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
-import { insertBatchEvents } from './batch-insert';
+import { insertEvents } from './event-insert';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
-import { insertableRow, newEventRow, type NewEventRow } from './event-rows';
+import { newEventRow, type NewEventRow } from './event-rows';
 import { toEventListItem, type EventListItem } from './event.view';
 import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
 import { batchFingerprint, eventFingerprint } from './request-fingerprint';
@@ -92,24 +92,6 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
   }
 
   /** Inserts rows, skipping those whose idempotency key the user already used; returns new ids. */
-  async function insertNew(em: EntityManager, newRows: NewEventRow[]): Promise<Set<string>> {
-    const rows = newRows.map(insertableRow);
-    if (!rows.some((r) => r.idempotencyKey)) {
-      // The query builder, not em.insertMany, which would store the raw payload fragment as a
-      // JSON string.
-      await em.createQueryBuilder(EventSchema).insert(rows).execute('run');
-      return new Set(rows.map((r) => r.id));
-    }
-    const inserted: { id: string }[] = await em
-      .createQueryBuilder(EventSchema)
-      .insert(rows)
-      .onConflict(['user', 'idempotencyKey'])
-      .ignore()
-      .returning(['id'])
-      .execute('all');
-    return new Set(inserted.map((r) => r.id));
-  }
-
   async function existingByKey(em: EntityManager, userId: string, keys: string[]) {
     const found = await em.find(
       EventSchema,
@@ -197,7 +179,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
     ): Promise<{ created: boolean; event: AcceptedEvent }> {
       admit();
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
-      const inserted = await insertNew(em, [row]);
+      const inserted = await insertEvents(em, [row]);
       if (!inserted.has(row.id)) {
         const existing = await existingByKey(em, user.id, [row.idempotencyKey!]);
         refuseReusedKeys([row], existing, () => '$.idempotency_key');
@@ -268,11 +250,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
             receivedAt,
             createdAt: receivedAt,
           });
-          const inserted = await insertBatchEvents(
-            tx,
-            { userId: user.id, batchId, workflowId, receivedAt },
-            inKeyOrder(rows),
-          );
+          const inserted = await insertEvents(tx, inKeyOrder(rows));
           const repeated = rows.filter((r) => !inserted.has(r.id));
           if (repeated.length === 0) return { eventIds: rows.map((r) => r.id), inserted };
           const existing = await existingByKey(

@@ -3,7 +3,11 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
-import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
+import {
+  batchWorkflowId,
+  createEventWorkflowStarter,
+  type EventWorkflowStarter,
+} from '../temporal/event-workflows';
 
 /** A committed event, or batch, whose workflow is to be started. */
 export type OutboxItem = (
@@ -135,7 +139,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     const batches = new Set<string>();
     for (const r of rows) {
       // A batch's event follows its batch's workflow, unless it was reprocessed on its own.
-      if (r.batch_id && r.workflow_id === `batch-${r.batch_id}`) {
+      if (r.batch_id && r.workflow_id === batchWorkflowId(r.batch_id)) {
         if (!batches.has(r.batch_id))
           items.push({ kind: 'batch', id: r.batch_id, userId: r.user_id });
         batches.add(r.batch_id);

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { EventSchema } from '../events/event.entity';
-import { insertableRow, newEventRow } from '../events/event-rows';
+import { insertEvents } from '../events/event-insert';
+import { newEventRow } from '../events/event-rows';
 import type { EventService } from '../events/event.service';
 import type { User } from '../users/user.entity';
 import { mapMessage, type MappedMessage, type TrackedEvent } from './message-mapping';
@@ -39,17 +39,12 @@ export function createTrackingService({ events, batchMaxEvents }: TrackingServic
   ): Promise<void> {
     if (rejected.length === 0) return;
     const rows = rejected.map(({ event, rejection }) => ({
-      ...insertableRow(newEventRow(user.id, event, { receivedAt, sentAt })),
+      ...newEventRow(user.id, event, { receivedAt, sentAt }),
       status: 'failed' as const,
       processingError: rejection,
       lastError: rejection,
     }));
-    await em
-      .createQueryBuilder(EventSchema)
-      .insert(rows)
-      .onConflict(['user', 'idempotencyKey'])
-      .ignore()
-      .execute('run');
+    await insertEvents(em, rows);
   }
 
   return {

@@ -1,0 +1,77 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlFor } from '../db/sql';
+import type { NewEventRow } from './event-rows';
+
+/** A row to insert, possibly already failed (a tracking message that breaks the spec). */
+export type InsertableEvent = NewEventRow & {
+  processingError?: string | null;
+  lastError?: string | null;
+};
+
+/**
+ * Inserts events with one statement: the rows travel as one JSON array that PostgreSQL unpacks
+ * with `jsonb_to_recordset`, as one bind parameter. Not through the ORM: its `execute` and query
+ * builder inline every value into the SQL text, so a 16 MB batch became many copies of itself
+ * in memory and its SQL the text of any error. Each payload is spliced into the array as the
+ * exact JSON text the edge made of it (integers past 2^53 keep their digits; exact-json.ts).
+ *
+ * Rows whose idempotency key the user already used are skipped (`on conflict ... do nothing`);
+ * returns the ids inserted. Runs in the caller's transaction when `em` is a transaction's.
+ */
+export async function insertEvents(
+  em: EntityManager,
+  rows: InsertableEvent[],
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const withKeys = rows.some((r) => r.idempotencyKey !== null);
+  const inserted = await sqlFor(em)<{ id: string }>(
+    `insert into events (id, user_id, event_name, event_type, payload, status, processed,
+                         workflow_id, batch_id, idempotency_key, client_timestamp, sent_at,
+                         received_at, event_time, created_at, updated_at, subject_user_id,
+                         anonymous_id, request_fingerprint, processing_error, last_error)
+     select r.id, r.user_id, r.event_name, r.event_type, r.payload, r.status, r.processed,
+            r.workflow_id, r.batch_id, r.idempotency_key, r.client_timestamp, r.sent_at,
+            r.received_at, r.event_time, r.created_at, r.updated_at, r.subject_user_id,
+            r.anonymous_id, r.request_fingerprint, r.processing_error, r.last_error
+       from jsonb_to_recordset($1::jsonb) as r(id uuid, user_id uuid, event_name text,
+            event_type text, payload jsonb, status text, processed boolean, workflow_id text,
+            batch_id uuid, idempotency_key text, client_timestamp timestamptz,
+            sent_at timestamptz, received_at timestamptz, event_time timestamptz,
+            created_at timestamptz, updated_at timestamptz, subject_user_id text,
+            anonymous_id text, request_fingerprint text, processing_error text, last_error text)
+     ${withKeys ? 'on conflict (user_id, idempotency_key) do nothing returning id' : ''}`,
+    [recordsJson(rows)],
+  );
+  // Without keys nothing can conflict: every row went in.
+  return new Set(withKeys ? inserted.map((r) => r.id) : rows.map((r) => r.id));
+}
+
+/** The rows as one JSON array, in column names, each payload spliced in as its exact text. */
+function recordsJson(rows: InsertableEvent[]): string {
+  const parts = rows.map((r) => {
+    const rest = JSON.stringify({
+      id: r.id,
+      user_id: r.user,
+      event_name: r.eventName,
+      event_type: r.eventType,
+      status: r.status,
+      processed: r.processed,
+      workflow_id: r.workflowId,
+      batch_id: r.batch,
+      idempotency_key: r.idempotencyKey,
+      client_timestamp: r.clientTimestamp,
+      sent_at: r.sentAt,
+      received_at: r.receivedAt,
+      event_time: r.eventTime,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+      subject_user_id: r.subjectUserId,
+      anonymous_id: r.anonymousId,
+      request_fingerprint: r.requestFingerprint,
+      processing_error: r.processingError ?? null,
+      last_error: r.lastError ?? null,
+    });
+    return `${rest.slice(0, -1)},"payload":${r.payloadJson ?? 'null'}}`;
+  });
+  return `[${parts.join(',')}]`;
+}
