@@ -30,4 +30,5 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
 # API by default; the worker runs `node dist/src/worker.js`, migrations `node dist/scripts/migrate.js`.
-CMD ["node", "dist/src/server.js"]
+# The API's heap limit is the one test/api/hostile-sizes.test.ts runs it under.
+CMD ["node", "--max-old-space-size=512", "dist/src/server.js"]

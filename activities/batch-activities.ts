@@ -15,7 +15,7 @@ import type {
   ProcessBatchResult,
 } from '../workflows/types';
 import { MAX_REPORTED_FAILURES } from '../workflows/types';
-import { ByteBudget } from './byte-budget';
+import { ByteBudget } from '../src/concurrency/byte-budget';
 import { buildProperties } from './payload-normalization';
 import {
   type JsonObject,

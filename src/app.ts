@@ -30,6 +30,7 @@ import { browserSettingsRoutes } from './tracking/browser-settings.routes';
 import { trackingCors } from './tracking/tracking-cors';
 import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
 import { createTrackingService } from './tracking/tracking.service';
+import { ByteBudget } from './concurrency/byte-budget';
 
 export interface AppDeps {
   config: Config;
@@ -96,7 +97,9 @@ export function createApp({
     },
   );
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
-  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit });
+  // One budget for every route that takes large bodies: memory is per process.
+  const bodyBudget = new ByteBudget(config.api.bodyBudgetBytes);
+  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit, bodyBudget });
   for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -106,7 +109,7 @@ export function createApp({
   app.use(trackingCors(`${TRACKING_PREFIX}/`));
   const tracking = createTrackingService({ events, batchMaxEvents: config.api.batchMaxEvents });
   for (const router of [
-    trackingRoutes({ tracking, limits: config.api, rateLimit, logger }),
+    trackingRoutes({ tracking, limits: config.api, rateLimit, logger, bodyBudget }),
     browserSettingsRoutes(),
   ]) {
     app.use(router.routes());

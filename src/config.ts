@@ -36,6 +36,12 @@ const envSchema = z.object({
   EVENT_MAX_BODY_BYTES: intFrom(1024, 64 * MB).default(2 * MB),
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
   BATCH_MAX_EVENTS: intFrom(1, 100_000).default(1000),
+  /**
+   * Bytes of large request bodies (64 KB and up) the API parses and stores at once; more wait
+   * their turn. Handling a body costs several times its size (the parsed value, the stored
+   * text), so this bounds the API's memory under many maximum-size bodies in parallel.
+   */
+  API_BODY_BUDGET_BYTES: intFrom(MB, 1024 * MB).default(32 * MB),
   /** Payload bytes one batch activity loads at once; bounds worker memory. */
   BATCH_CHUNK_MAX_BYTES: intFrom(1024, 64 * MB).default(4 * MB),
   BATCH_CHUNK_MAX_EVENTS: intFrom(1, 100_000).default(500),
@@ -162,6 +168,7 @@ export interface Config {
     eventMaxBodyBytes: number;
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
+    bodyBudgetBytes: number;
     rateLimitPerMinute: number;
     /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
     trustProxyHops: number;
@@ -245,6 +252,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       eventMaxBodyBytes: e.EVENT_MAX_BODY_BYTES,
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
+      bodyBudgetBytes: e.API_BODY_BUDGET_BYTES,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
     },

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import type { ByteBudget } from '../concurrency/byte-budget';
 import { NotFoundError, RequestValidationError } from '../errors';
 import { requireUser } from '../http/auth';
 import { jsonBody } from '../http/json-body';
@@ -21,15 +22,22 @@ export interface EventRoutesDeps {
   events: EventService;
   limits: { eventMaxBodyBytes: number; batchMaxBodyBytes: number; batchMaxEvents: number };
   rateLimit: Middleware<AppState>;
+  /** Bounds the bytes of large bodies handled at once (see body-budget.ts). */
+  bodyBudget?: ByteBudget;
 }
 
 /** `/api/v1/events`: accept one event or a batch, read one back. */
-export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Router<AppState> {
+export function eventRoutes({
+  events,
+  limits,
+  rateLimit,
+  bodyBudget,
+}: EventRoutesDeps): Router<AppState> {
   const batchBodySchema = createBatchBodySchema(limits.batchMaxEvents);
   const router = new Router<AppState>({ prefix: '/api/v1/events' });
   router.use(requireUser(), rateLimit);
 
-  router.post('/batch', jsonBody(limits.batchMaxBodyBytes), async (ctx) => {
+  router.post('/batch', jsonBody(limits.batchMaxBodyBytes, bodyBudget), async (ctx) => {
     const body = withBatchPayloadsAsSent(
       parseOrThrow(batchBodySchema, ctx.request.body),
       ctx.request.body,
@@ -46,7 +54,7 @@ export function eventRoutes({ events, limits, rateLimit }: EventRoutesDeps): Rou
     ctx.body = batch;
   });
 
-  router.post('/', jsonBody(limits.eventMaxBodyBytes), async (ctx) => {
+  router.post('/', jsonBody(limits.eventMaxBodyBytes, bodyBudget), async (ctx) => {
     const body = withHeaderKey(
       withPayloadAsSent(parseOrThrow(createEventBodySchema, ctx.request.body), ctx.request.body),
       ctx.get('idempotency-key'),

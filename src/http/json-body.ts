@@ -1,12 +1,15 @@
 import type { Middleware } from 'koa';
+import type { ByteBudget } from '../concurrency/byte-budget';
 import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import { parseExactly } from '../json/exact-json';
+import { handleBody } from './body-budget';
 
 /**
  * Reads a JSON body of at most `limit` bytes into `ctx.request.body`. Stops reading as soon as
  * the limit is passed, whatever Content-Length claimed, so an oversized body costs no memory.
+ * A large body is parsed and handled while holding its bytes from `budget` (see body-budget.ts).
  */
-export function jsonBody(limit: number): Middleware {
+export function jsonBody(limit: number, budget?: ByteBudget): Middleware {
   return async (ctx, next) => {
     if (!ctx.is('application/json')) {
       throw new UnsupportedMediaTypeError(
@@ -15,16 +18,11 @@ export function jsonBody(limit: number): Middleware {
     }
     const declared = Number(ctx.get('content-length'));
     if (declared > limit) throw tooLarge(limit);
-    const text = await readText(ctx.req, limit);
-    if (text.trim() === '')
-      throw new InvalidJsonError('Request body is empty; expected a JSON object');
-    try {
-      // Exactly: integers past 2^53 keep their digits (see exact-json.ts).
-      ctx.request.body = parseExactly(text);
-    } catch (err) {
-      throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
-    }
-    await next();
+    const bytes = await readBytes(ctx.req, limit);
+    await handleBody(budget, bytes, parseBody, async (body) => {
+      ctx.request.body = body;
+      await next();
+    });
   };
 }
 
@@ -33,7 +31,25 @@ const tooLarge = (limit: number) =>
     limit_bytes: limit,
   });
 
-function readText(stream: NodeJS.ReadableStream, limit: number): Promise<string> {
+function parseBody(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidJsonError('Request body is not valid UTF-8');
+  }
+  if (text.trim() === '')
+    throw new InvalidJsonError('Request body is empty; expected a JSON object');
+  try {
+    // Exactly: integers past 2^53 keep their digits (see exact-json.ts).
+    return parseExactly(text);
+  } catch (err) {
+    throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function readBytes(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -50,12 +66,7 @@ function readText(stream: NodeJS.ReadableStream, limit: number): Promise<string>
     };
     const onEnd = () => {
       cleanup();
-      // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
-      try {
-        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
-      } catch {
-        reject(new InvalidJsonError('Request body is not valid UTF-8'));
-      }
+      resolve(Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();

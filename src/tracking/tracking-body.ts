@@ -1,7 +1,9 @@
 import { createUnzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Middleware } from 'koa';
+import type { ByteBudget } from '../concurrency/byte-budget';
 import { InvalidJsonError, UnsupportedMediaTypeError } from '../errors';
+import { handleBody } from '../http/body-budget';
 import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-errors';
 
 /**
@@ -13,9 +15,10 @@ import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-erro
  *
  * `limit` bounds the body after decompression. Decompression streams and stops as soon as the
  * limit is passed, so a small gzip bomb costs at most `limit` bytes of memory, never its full
- * expansion.
+ * expansion. A large body is parsed and handled while holding its decompressed size from
+ * `budget` (see body-budget.ts).
  */
-export function trackingBody(limit: number): Middleware {
+export function trackingBody(limit: number, budget?: ByteBudget): Middleware {
   return async (ctx, next) => {
     const encoding = ctx.get('content-encoding').trim().toLowerCase() || 'identity';
     if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
@@ -25,21 +28,27 @@ export function trackingBody(limit: number): Middleware {
     }
     if (Number(ctx.get('content-length')) > limit) throw tooLarge(limit);
     const bytes = await readCapped(ctx.req, encoding === 'identity' ? null : encoding, limit);
-    let text: string;
-    try {
-      // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new InvalidJsonError('Request body is not valid UTF-8');
-    }
-    if (text.trim() === '') throw new InvalidJsonError('Request body is empty; expected JSON');
-    try {
-      ctx.request.body = JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
-    }
-    await next();
+    await handleBody(budget, bytes, parseBody, async (body) => {
+      ctx.request.body = body;
+      await next();
+    });
   };
+}
+
+function parseBody(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidJsonError('Request body is not valid UTF-8');
+  }
+  if (text.trim() === '') throw new InvalidJsonError('Request body is empty; expected JSON');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 const tooLarge = (limit: number) =>

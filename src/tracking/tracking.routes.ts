@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import type { ByteBudget } from '../concurrency/byte-budget';
 import type { AppState } from '../http/state';
 import { parseOrThrow } from '../http/validate';
 import { RequestValidationError } from '../errors';
@@ -31,6 +32,8 @@ export interface TrackingRoutesDeps {
   limits: { eventMaxBodyBytes: number; batchMaxBodyBytes: number };
   rateLimit: Middleware<AppState>;
   logger: Logger;
+  /** Bounds the bytes of large bodies handled at once (see body-budget.ts). */
+  bodyBudget?: ByteBudget;
 }
 
 /**
@@ -43,6 +46,7 @@ export function trackingRoutes({
   limits,
   rateLimit,
   logger,
+  bodyBudget,
 }: TrackingRoutesDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: TRACKING_PREFIX });
   const answer = (ctx: { status: number; body: unknown }, outcome: TrackingOutcome) => {
@@ -54,7 +58,7 @@ export function trackingRoutes({
   for (const path of BATCH_PATHS) {
     router.post(
       path,
-      trackingBody(limits.batchMaxBodyBytes),
+      trackingBody(limits.batchMaxBodyBytes, bodyBudget),
       requireWriteKey(),
       rateLimit,
       async (ctx) => {
@@ -74,7 +78,7 @@ export function trackingRoutes({
     for (const path of paths) {
       router.post(
         path,
-        trackingBody(limits.eventMaxBodyBytes),
+        trackingBody(limits.eventMaxBodyBytes, bodyBudget),
         requireWriteKey(),
         rateLimit,
         async (ctx) => {

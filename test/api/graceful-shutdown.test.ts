@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { createOrm, type Orm } from '../../src/db/orm';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
 import { createUser } from '../../src/users/user.service';
+import { startApiProcess, type ApiProcess } from '../support/api-process';
 import { Harness } from '../support/harness';
 import { readTestEnv } from '../setup/test-env';
 
@@ -15,53 +13,16 @@ import { readTestEnv } from '../setup/test-env';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('API process on SIGTERM', () => {
-  let api: ChildProcess;
+  let api: ApiProcess;
   let orm: Orm;
-  let port: number;
-  let output = '';
 
   beforeAll(async () => {
-    const env = readTestEnv();
-    port = await findFreePort();
-    api = spawn(
-      process.execPath,
-      [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'src/server.ts'],
-      {
-        cwd: join(__dirname, '../..'),
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'info',
-          API_HOST: '127.0.0.1',
-          API_PORT: String(port),
-          DATABASE_URL: env.databaseUrl,
-          TEMPORAL_ADDRESS: env.temporalAddress,
-          // No worker polls this queue: the event is accepted and waits, which is all we need.
-          TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
-          OUTBOX_INTERVAL_MS: '0',
-          SHUTDOWN_GRACE_MS: '10000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    api.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    api.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    orm = await createOrm({ url: env.databaseUrl, poolMax: 2 });
-    const deadline = Date.now() + 60_000;
-    while (
-      !(await fetch(`http://127.0.0.1:${port}/health`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    ) {
-      if (Date.now() > deadline || api.exitCode !== null)
-        throw new Error(`API did not start:\n${output}`);
-      await sleep(200);
-    }
+    api = await startApiProcess({ env: { SHUTDOWN_GRACE_MS: '10000' } });
+    orm = await createOrm({ url: readTestEnv().databaseUrl, poolMax: 2 });
   }, 90_000);
 
   afterAll(async () => {
-    if (api.exitCode === null) api.kill('SIGKILL');
+    api?.kill();
     await orm?.close(true);
   });
 
@@ -74,7 +35,7 @@ describe('API process on SIGTERM', () => {
       const req = request(
         {
           host: '127.0.0.1',
-          port,
+          port: api.port,
           method: 'POST',
           path: '/api/v1/events',
           agent: false,
@@ -97,18 +58,18 @@ describe('API process on SIGTERM', () => {
     });
     await sleep(300);
     const exited = new Promise<number | null>((resolve) =>
-      api.once('exit', (code) => resolve(code)),
+      api.child.once('exit', (code) => resolve(code)),
     );
-    api.kill('SIGTERM');
+    api.child.kill('SIGTERM');
     await sleep(500);
-    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    await expect(fetch(`${api.url}/health`)).rejects.toThrow();
 
     finishBody();
     const res = await response;
     expect(res.status).toBe(202);
     expect(JSON.parse(res.text)).toMatchObject({ status: 'received' });
     expect(await exited).toBe(0);
-    expect(output).toContain('API stopped');
+    expect(api.output()).toContain('API stopped');
   }, 60_000);
 });
 

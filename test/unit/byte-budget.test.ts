@@ -1,4 +1,4 @@
-import { ByteBudget } from '../../activities/byte-budget';
+import { ByteBudget } from '../../src/concurrency/byte-budget';
 
 /** A task that holds its bytes until released, recording when it started. */
 function gate() {

@@ -1,11 +1,11 @@
 /**
- * A process-wide budget of payload bytes that batch chunks may hold in memory at once. A chunk
- * waits for its bytes before it reads its payloads and gives them back once its outcome is
- * written, so the worker's memory is bounded by the budget, not by how many chunks Temporal
- * hands it at once (WORKER_MAX_CONCURRENT_ACTIVITIES) nor by how large batches are.
+ * A process-wide budget of bytes that work may hold in memory at once: the worker's batch
+ * chunks (payload bytes, from reading them until their outcome is written) and the API's large
+ * request bodies (from parsing until the answer). Work waits for its bytes, first come, first
+ * served, so memory is bounded by the budget, not by how much arrives at once.
  *
- * A chunk larger than the whole budget (one event near the 1 MB payload limit with a small
- * budget) is let through alone, once nothing else holds bytes, rather than waiting forever.
+ * Work larger than the whole budget is let through alone, once nothing else holds bytes,
+ * rather than waiting forever.
  */
 export class ByteBudget {
   private inUse = 0;

@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { readTestEnv } from '../setup/test-env';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The API as a process of its own, for tests that signal it or read its memory. */
+export interface ApiProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL, unless it already exited. */
+  kill(): void;
+}
+
+/**
+ * Starts `src/server.ts` on a free port against the test database and Temporal server, and
+ * waits until `/health` answers. No worker polls its task queue: events are accepted and wait.
+ */
+export async function startApiProcess(
+  options: { env?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<ApiProcess> {
+  const testEnv = readTestEnv();
+  const port = await findFreePort();
+  const child = spawn(
+    process.execPath,
+    [
+      ...(options.nodeArgs ?? []),
+      require.resolve('ts-node/dist/bin.js'),
+      '--transpile-only',
+      'src/server.ts',
+    ],
+    {
+      cwd: join(__dirname, '../..'),
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        API_HOST: '127.0.0.1',
+        API_PORT: String(port),
+        DATABASE_URL: testEnv.databaseUrl,
+        TEMPORAL_ADDRESS: testEnv.temporalAddress,
+        TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+        OUTBOX_INTERVAL_MS: '0',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (
+    !(await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      throw new Error(`API did not start:\n${output}`);
+    }
+    await sleep(200);
+  }
+  return {
+    child,
+    port,
+    url,
+    output: () => output,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
