@@ -6,6 +6,7 @@ import { Migration20261128000004_attempts_and_listing } from './Migration2026112
 import { Migration20261202000001_queued_status } from './Migration20261202000001_queued_status';
 import { Migration20261202000005_event_subject_ids } from './Migration20261202000005_event_subject_ids';
 import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
+import { Migration20261202170000_drop_events_user_created_index } from './Migration20261202170000_drop_events_user_created_index';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -33,5 +34,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261202032800_request_fingerprints_and_batch_keys',
     class: Migration20261202032800_request_fingerprints_and_batch_keys,
+  },
+  {
+    name: 'Migration20261202170000_drop_events_user_created_index',
+    class: Migration20261202170000_drop_events_user_created_index,
   },
 ];

@@ -17,6 +17,7 @@ const MB = 1024 * 1024;
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const envSchema = z.object({
+  /** Not read by the service; validated because Koa and other libraries act on it. */
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -160,7 +161,6 @@ export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
 export type { BatchPolicy, ProcessingPolicy } from '../workflows/types';
 
 export interface Config {
-  env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   api: {
     host: string;
@@ -244,7 +244,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const temporal = resolveTemporalConnection(present as Record<string, string>);
   if (!temporal.connection) throw new ConfigError(temporal.problems);
   return {
-    env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     api: {
       host: e.API_HOST,
