@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
+import { createSql } from '../src/db/sql';
 import { BatchSchema } from '../src/events/batch.entity';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
@@ -57,8 +58,7 @@ export function createBatchActivities({
   chunkBytesInFlight = DEFAULT_CHUNK_BYTES_IN_FLIGHT,
 }: BatchActivityDeps) {
   const budget = new ByteBudget(chunkBytesInFlight);
-  const sql = async <T = unknown>(query: string, params: unknown[] = []): Promise<T> =>
-    (await orm.em.fork().getConnection().execute(query, params)) as T;
+  const sql = createSql(orm);
 
   return {
     /** Loads the batch, moves its unfinished events to `processing`, and cuts them into chunks. */
@@ -76,12 +76,12 @@ export function createBatchActivities({
       // chunks. `processing` ones are claimed again (the run guard keeps `attempts` right), so a
       // rerun of this step after its commit still plans every event not yet finished. The text
       // length of jsonb is a close, slightly generous measure of the JSON size.
-      const sizes = await sql<{ id: string; bytes: number }[]>(
+      const sizes = await sql<{ id: string; bytes: number }>(
         `with claimed as (
            update events
               set status = 'processing', updated_at = now(),
-                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-            where batch_id = ? and status in ('received', 'queued', 'failed', 'processing')
+                  attempts = attempts + (last_run_id is distinct from $1)::int, last_run_id = $2
+            where batch_id = $3 and status in ('received', 'queued', 'failed', 'processing')
            returning id, coalesce(octet_length(payload::text), 0)::int as bytes)
          select id, bytes from claimed order by id`,
         [run, run, batchId],
@@ -119,7 +119,7 @@ export function createBatchActivities({
             `update events e
               set status = 'failed', processed = false, processing_error = v.error,
                   last_error = v.error, updated_at = now()
-             from jsonb_to_recordset(?::jsonb) as v(id uuid, error text)
+             from jsonb_to_recordset($1::jsonb) as v(id uuid, error text)
             where e.id = v.id and e.status = 'processing'`,
             [JSON.stringify(failures)],
           );
@@ -177,7 +177,7 @@ export function createBatchActivities({
                     processing_error = v.error,
                     last_error = coalesce(v.error, e.last_error),
                     updated_at = now()
-               from jsonb_to_recordset(?::jsonb) as v(id uuid, properties jsonb, error text)
+               from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text)
               where e.id = v.id and e.status = 'processing'`,
             [stringifyExactly(outcomes)],
           );
@@ -191,12 +191,12 @@ export function createBatchActivities({
      * or nothing. A rerun finds nothing left to mark, so processed_at is written once.
      */
     async persistBatch(batchId: string): Promise<number> {
-      const rows = await sql<{ n: number }[]>(
+      const rows = await sql<{ n: number }>(
         `with done as (
            update events
               set status = 'processed', processed = true, processed_at = now(),
                   processing_error = null, updated_at = now()
-            where batch_id = ? and status = 'processing' and properties is not null
+            where batch_id = $1 and status = 'processing' and properties is not null
            returning 1)
          select count(*)::int as n from done`,
         [batchId],
@@ -212,15 +212,15 @@ export function createBatchActivities({
      * limited to 2 MB, and a batch may hold 100,000 events.
      */
     async summarizeBatch(batchId: string): Promise<ProcessBatchResult> {
-      const [counts] = await sql<{ total: number; processed: number }[]>(
+      const [counts] = await sql<{ total: number; processed: number }>(
         `select count(*)::int as total,
                 (count(*) filter (where status = 'processed'))::int as processed
-           from events where batch_id = ?`,
+           from events where batch_id = $1`,
         [batchId],
       );
-      const failures = await sql<{ id: string; status: string; processing_error: string | null }[]>(
+      const failures = await sql<{ id: string; status: string; processing_error: string | null }>(
         `select id, status, processing_error from events
-          where batch_id = ? and status <> 'processed' order by id limit ?`,
+          where batch_id = $1 and status <> 'processed' order by id limit $2`,
         [batchId, MAX_REPORTED_FAILURES],
       );
       const total = counts?.total ?? 0;
@@ -245,9 +245,9 @@ export function createBatchActivities({
     /** Records why processing gave up on every event of the batch not yet finished. */
     async markBatchFailed(batchId: string, failure: EventFailure): Promise<void> {
       await sql(
-        `update events set status = 'failed', processed = false, processing_error = ?,
-                last_error = ?, updated_at = now()
-          where batch_id = ? and status in ('received', 'queued', 'processing')`,
+        `update events set status = 'failed', processed = false, processing_error = $1,
+                last_error = $2, updated_at = now()
+          where batch_id = $3 and status in ('received', 'queued', 'processing')`,
         [`${failure.kind}: ${failure.message}`, `${failure.kind}: ${failure.message}`, batchId],
       );
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');
@@ -255,9 +255,9 @@ export function createBatchActivities({
   };
 
   async function loadChunk(batchId: string, chunk: BatchChunk): Promise<ChunkRow[]> {
-    return sql<ChunkRow[]>(
+    return sql<ChunkRow>(
       `select id, event_name, event_type, payload::text as payload from events
-        where batch_id = ? and id between ? and ? and status = 'processing'
+        where batch_id = $1 and id between $2 and $3 and status = 'processing'
         order by id`,
       [batchId, chunk.firstId, chunk.lastId],
     ).then((rows) =>
