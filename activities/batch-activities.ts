@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
+import { createSql } from '../src/db/sql';
 import { BatchSchema } from '../src/events/batch.entity';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
@@ -16,6 +17,7 @@ import type {
 } from '../workflows/types';
 import { MAX_REPORTED_FAILURES } from '../workflows/types';
 import { ByteBudget } from '../src/concurrency/byte-budget';
+import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import {
   type JsonObject,
@@ -27,6 +29,8 @@ import {
 export interface BatchActivityDeps {
   orm: Orm;
   logger: Logger;
+  /** Told of every event the activities end; the worker's metrics count them. */
+  outcomes?: EventOutcomes;
   /** Payload bytes the worker's chunks may hold at once; see `ByteBudget`. */
   chunkBytesInFlight?: number;
 }
@@ -37,6 +41,13 @@ export interface BatchActivityDeps {
  * 160 MB on top of what the worker holds anyway.
  */
 export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+
+/** How many rows of each event type a statement's `written` rows hold. */
+const COUNT_BY_TYPE = 'select event_type, count(*)::int as n from written';
+interface TypeCount {
+  event_type: string;
+  n: number;
+}
 
 interface ChunkRow {
   id: string;
@@ -54,11 +65,11 @@ interface ChunkRow {
 export function createBatchActivities({
   orm,
   logger,
+  outcomes = UNCOUNTED,
   chunkBytesInFlight = DEFAULT_CHUNK_BYTES_IN_FLIGHT,
 }: BatchActivityDeps) {
   const budget = new ByteBudget(chunkBytesInFlight);
-  const sql = async <T = unknown>(query: string, params: unknown[] = []): Promise<T> =>
-    (await orm.em.fork().getConnection().execute(query, params)) as T;
+  const sql = createSql(orm);
 
   return {
     /** Loads the batch, moves its unfinished events to `processing`, and cuts them into chunks. */
@@ -76,12 +87,12 @@ export function createBatchActivities({
       // chunks. `processing` ones are claimed again (the run guard keeps `attempts` right), so a
       // rerun of this step after its commit still plans every event not yet finished. The text
       // length of jsonb is a close, slightly generous measure of the JSON size.
-      const sizes = await sql<{ id: string; bytes: number }[]>(
+      const sizes = await sql<{ id: string; bytes: number }>(
         `with claimed as (
            update events
               set status = 'processing', updated_at = now(),
-                  attempts = attempts + (last_run_id is distinct from ?)::int, last_run_id = ?
-            where batch_id = ? and status in ('received', 'queued', 'failed', 'processing')
+                  attempts = attempts + (last_run_id is distinct from $1)::int, last_run_id = $2
+            where batch_id = $3 and status in ('received', 'queued', 'failed', 'processing')
            returning id, coalesce(octet_length(payload::text), 0)::int as bytes)
          select id, bytes from claimed order by id`,
         [run, run, batchId],
@@ -115,14 +126,20 @@ export function createBatchActivities({
           }
         }
         if (failures.length > 0) {
-          await sql(
-            `update events e
-              set status = 'failed', processed = false, processing_error = v.error,
-                  last_error = v.error, updated_at = now()
-             from jsonb_to_recordset(?::jsonb) as v(id uuid, error text)
-            where e.id = v.id and e.status = 'processing'`,
+          const failedByType = await sql<TypeCount>(
+            `with written as (
+               update events e
+                  set status = 'failed', processed = false, processing_error = v.error,
+                      last_error = v.error, updated_at = now()
+                 from jsonb_to_recordset($1::jsonb) as v(id uuid, error text)
+                where e.id = v.id and e.status = 'processing'
+               returning e.event_type)
+             ${COUNT_BY_TYPE} group by 1`,
             [JSON.stringify(failures)],
           );
+          for (const { event_type, n } of failedByType) {
+            outcomes.failed(event_type, 'validation_error', n);
+          }
         }
         return failures.length;
       });
@@ -147,13 +164,13 @@ export function createBatchActivities({
       return budget.run(chunk.bytes, async () => {
         const rows = await loadChunk(batchId, chunk);
         const normalizedAt = new Date();
-        const outcomes: { id: string; properties: JsonObject | null; error: string | null }[] = [];
+        const results: { id: string; properties: JsonObject | null; error: string | null }[] = [];
         let failed = 0;
         for (const row of rows) {
           try {
             validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
             const payload = validatePayloadShape(row.payload);
-            outcomes.push({
+            results.push({
               id: row.id,
               properties: buildProperties(payload, { userId, normalizedAt }),
               error: null,
@@ -161,26 +178,32 @@ export function createBatchActivities({
           } catch (err) {
             if (!(err instanceof PayloadValidationError)) throw err;
             failed += 1;
-            outcomes.push({
+            results.push({
               id: row.id,
               properties: null,
               error: `validation_error: ${err.message}`,
             });
           }
         }
-        if (outcomes.length > 0) {
-          await sql(
-            `update events e
-                set properties = v.properties,
-                    status = case when v.error is null then e.status else 'failed' end,
-                    processed = false,
-                    processing_error = v.error,
-                    last_error = coalesce(v.error, e.last_error),
-                    updated_at = now()
-               from jsonb_to_recordset(?::jsonb) as v(id uuid, properties jsonb, error text)
-              where e.id = v.id and e.status = 'processing'`,
-            [stringifyExactly(outcomes)],
+        if (results.length > 0) {
+          const failedByType = await sql<TypeCount>(
+            `with written as (
+               update events e
+                  set properties = v.properties,
+                      status = case when v.error is null then e.status else 'failed' end,
+                      processed = false,
+                      processing_error = v.error,
+                      last_error = coalesce(v.error, e.last_error),
+                      updated_at = now()
+                 from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text)
+                where e.id = v.id and e.status = 'processing'
+               returning e.event_type, v.error is not null as failed)
+             ${COUNT_BY_TYPE} where failed group by 1`,
+            [stringifyExactly(results)],
           );
+          for (const { event_type, n } of failedByType) {
+            outcomes.failed(event_type, 'validation_error', n);
+          }
         }
         return { events: rows.length, normalized: rows.length - failed, failed };
       });
@@ -191,17 +214,21 @@ export function createBatchActivities({
      * or nothing. A rerun finds nothing left to mark, so processed_at is written once.
      */
     async persistBatch(batchId: string): Promise<number> {
-      const rows = await sql<{ n: number }[]>(
-        `with done as (
+      const processedByType = await sql<TypeCount>(
+        `with written as (
            update events
               set status = 'processed', processed = true, processed_at = now(),
                   processing_error = null, updated_at = now()
-            where batch_id = ? and status = 'processing' and properties is not null
-           returning 1)
-         select count(*)::int as n from done`,
+            where batch_id = $1 and status = 'processing' and properties is not null
+           returning event_type)
+         ${COUNT_BY_TYPE} group by 1`,
         [batchId],
       );
-      const n = rows[0]?.n ?? 0;
+      let n = 0;
+      for (const { event_type, n: count } of processedByType) {
+        outcomes.processed(event_type, count);
+        n += count;
+      }
       logger.info({ batch_id: batchId, processed: n }, 'batch persisted');
       return n;
     },
@@ -212,15 +239,15 @@ export function createBatchActivities({
      * limited to 2 MB, and a batch may hold 100,000 events.
      */
     async summarizeBatch(batchId: string): Promise<ProcessBatchResult> {
-      const [counts] = await sql<{ total: number; processed: number }[]>(
+      const [counts] = await sql<{ total: number; processed: number }>(
         `select count(*)::int as total,
                 (count(*) filter (where status = 'processed'))::int as processed
-           from events where batch_id = ?`,
+           from events where batch_id = $1`,
         [batchId],
       );
-      const failures = await sql<{ id: string; status: string; processing_error: string | null }[]>(
+      const failures = await sql<{ id: string; status: string; processing_error: string | null }>(
         `select id, status, processing_error from events
-          where batch_id = ? and status <> 'processed' order by id limit ?`,
+          where batch_id = $1 and status <> 'processed' order by id limit $2`,
         [batchId, MAX_REPORTED_FAILURES],
       );
       const total = counts?.total ?? 0;
@@ -244,20 +271,24 @@ export function createBatchActivities({
 
     /** Records why processing gave up on every event of the batch not yet finished. */
     async markBatchFailed(batchId: string, failure: EventFailure): Promise<void> {
-      await sql(
-        `update events set status = 'failed', processed = false, processing_error = ?,
-                last_error = ?, updated_at = now()
-          where batch_id = ? and status in ('received', 'queued', 'processing')`,
-        [`${failure.kind}: ${failure.message}`, `${failure.kind}: ${failure.message}`, batchId],
+      const failedByType = await sql<TypeCount>(
+        `with written as (
+           update events set status = 'failed', processed = false, processing_error = $1,
+                  last_error = $1, updated_at = now()
+            where batch_id = $2 and status in ('received', 'queued', 'processing')
+           returning event_type)
+         ${COUNT_BY_TYPE} group by 1`,
+        [`${failure.kind}: ${failure.message}`, batchId],
       );
+      for (const { event_type, n } of failedByType) outcomes.failed(event_type, failure.kind, n);
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');
     },
   };
 
   async function loadChunk(batchId: string, chunk: BatchChunk): Promise<ChunkRow[]> {
-    return sql<ChunkRow[]>(
+    return sql<ChunkRow>(
       `select id, event_name, event_type, payload::text as payload from events
-        where batch_id = ? and id between ? and ? and status = 'processing'
+        where batch_id = $1 and id between $2 and $3 and status = 'processing'
         order by id`,
       [batchId, chunk.firstId, chunk.lastId],
     ).then((rows) =>

@@ -3,6 +3,7 @@ import { createProcessingActivities, type ActivityDeps } from './processing-acti
 import { withSafeDatabaseErrors } from './safe-errors';
 
 export type { ActivityDeps } from './processing-activities';
+export type { EventOutcomes } from './event-outcomes';
 
 /** Every activity the worker registers, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {

@@ -2,11 +2,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql, type Sql } from '../src/db/sql';
-import { EventSchema } from '../src/events/event.entity';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
+import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import {
   PayloadValidationError,
@@ -17,6 +17,8 @@ import {
 export interface ActivityDeps {
   orm: Orm;
   logger: Logger;
+  /** Told of every event the activities end; the worker's metrics count them. */
+  outcomes?: EventOutcomes;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface ActivityDeps {
  * Database errors are thrown as they are, so Temporal retries them with backoff; broken payload
  * rules are thrown as non-retryable `PayloadValidationError` failures.
  */
-export function createProcessingActivities({ orm, logger }: ActivityDeps) {
+export function createProcessingActivities({ orm, logger, outcomes = UNCOUNTED }: ActivityDeps) {
   const sql = createSql(orm);
   const eventLog = (eventId: string) =>
     logger.child({
@@ -98,7 +100,11 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
      * processed_at is written once, and the first value is what every run returns.
      */
     async persistEvent(eventId: string): Promise<{ processedAt: string }> {
-      const [row] = await sql<{ processed_at: Timestamp | null; written: boolean }>(
+      const [row] = await sql<{
+        processed_at: Timestamp | null;
+        written: boolean;
+        event_type: string;
+      }>(
         `with written as (
            update events
               set status = 'processed', processed = true, processed_at = now(),
@@ -106,7 +112,7 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
             where id = $1 and status <> 'processed' and properties is not null
            returning processed_at)
          select coalesce((select processed_at from written), e.processed_at) as processed_at,
-                exists (select 1 from written) as written
+                exists (select 1 from written) as written, e.event_type
            from events e where e.id = $1`,
         [eventId],
       );
@@ -118,23 +124,28 @@ export function createProcessingActivities({ orm, logger }: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      if (row.written) eventLog(eventId).info('event processed');
+      if (row.written) {
+        outcomes.processed(row.event_type);
+        eventLog(eventId).info('event processed');
+      }
       return { processedAt: toIso(row.processed_at)! };
     },
 
     /** Records why processing gave up; a processed event is never marked failed. */
     async markEventFailed(eventId: string, failure: EventFailure): Promise<void> {
-      await orm.em.fork().nativeUpdate(
-        EventSchema,
-        { id: eventId, status: { $ne: 'processed' } },
-        {
-          status: 'failed',
-          processed: false,
-          processingError: `${failure.kind}: ${failure.message}`,
-          lastError: `${failure.kind}: ${failure.message}`,
-          updatedAt: new Date(),
-        },
+      // The select sees the row as it was: a rerun of this step finds it failed already.
+      const [row] = await sql<{ event_type: string; newly: boolean }>(
+        `with before as (select status from events where id = $1),
+              marked as (
+                update events
+                   set status = 'failed', processed = false, processing_error = $2,
+                       last_error = $2, updated_at = now()
+                 where id = $1 and status <> 'processed'
+                returning event_type)
+         select marked.event_type, before.status <> 'failed' as newly from marked, before`,
+        [eventId, `${failure.kind}: ${failure.message}`],
       );
+      if (row?.newly) outcomes.failed(row.event_type, failure.kind);
       eventLog(eventId).warn({ kind: failure.kind, error: failure.message }, 'event failed');
     },
   };

@@ -3,8 +3,8 @@ import pino from 'pino';
 export type Logger = pino.Logger;
 
 /**
- * JSON logs on stdout. Lines about an event carry `event_id` and `workflow_id`; payload contents
- * are logged at debug level only, and these paths are redacted at every level as a safety net.
+ * JSON logs on stdout. Lines about an event carry `event_id` and `workflow_id`, never its
+ * payload; these paths are redacted at every level in case one is passed by mistake.
  */
 export function createLogger(
   level: string,

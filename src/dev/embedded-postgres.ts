@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 import {
   ensurePostgresUser,
   initdbAs,
@@ -297,36 +298,6 @@ async function loadBinaries(): Promise<{ postgres: string }> {
   return { postgres };
 }
 
-interface PgClient {
-  connect(): Promise<void>;
-  query(text: string, values?: unknown[]): Promise<{ rowCount: number | null; rows: unknown[] }>;
-  end(): Promise<void>;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-}
-interface PgModule {
-  Client: new (config: {
-    host: string;
-    port: number;
-    user: string;
-    password: string;
-    database: string;
-    connectionTimeoutMillis: number;
-  }) => PgClient;
-  escapeIdentifier(name: string): string;
-}
-
-/** `pg` has no types installed here; this is the little of it we use. */
-async function loadPg(): Promise<PgModule> {
-  const mod = property(await importPackage('pg'), 'default');
-  if (
-    typeof property(mod, 'Client') !== 'function' ||
-    typeof property(mod, 'escapeIdentifier') !== 'function'
-  ) {
-    throw new Error('The installed pg package does not look like node-postgres 8');
-  }
-  return mod as PgModule;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function initialiseCluster(dataDir: string, port: number): Promise<void> {
@@ -363,7 +334,6 @@ async function waitUntilReady(
   exited: Promise<Exit>,
   output: { text(): string },
 ): Promise<void> {
-  const pg = await loadPg();
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const exitedEarly = exited.then((exit) => ({ exit }));
   let lastError: unknown;
@@ -396,7 +366,7 @@ async function waitUntilReady(
     if ('connected' in outcome) {
       try {
         await assertServesDataDir(client, target);
-        await ensureDatabase(pg, client, target.database);
+        await ensureDatabase(client, target.database);
         return;
       } finally {
         await client.end().catch(() => undefined);
@@ -413,7 +383,7 @@ async function waitUntilReady(
 
 /** The port was free a moment ago, but whoever answers now must be the server we started. */
 async function assertServesDataDir(
-  client: PgClient,
+  client: pg.Client,
   target: { port: number; dataDir: string },
 ): Promise<void> {
   const { rows } = await client.query(
@@ -429,7 +399,7 @@ async function assertServesDataDir(
   }
 }
 
-async function ensureDatabase(pg: PgModule, client: PgClient, database: string): Promise<void> {
+async function ensureDatabase(client: pg.Client, database: string): Promise<void> {
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (found.rowCount === 0)

@@ -31,7 +31,15 @@ const tooLarge = (limit: number) =>
     limit_bytes: limit,
   });
 
-function parseBody(bytes: Buffer): unknown {
+/**
+ * The body's bytes as JSON: `parse` over its UTF-8 text. Invalid UTF-8, an empty body and
+ * invalid JSON are client errors that say which.
+ */
+export function parseJsonBytes(
+  bytes: Buffer,
+  parse: (text: string) => unknown,
+  expected: string,
+): unknown {
   let text: string;
   try {
     // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
@@ -39,15 +47,16 @@ function parseBody(bytes: Buffer): unknown {
   } catch {
     throw new InvalidJsonError('Request body is not valid UTF-8');
   }
-  if (text.trim() === '')
-    throw new InvalidJsonError('Request body is empty; expected a JSON object');
+  if (text.trim() === '') throw new InvalidJsonError(`Request body is empty; expected ${expected}`);
   try {
-    // Exactly: integers past 2^53 keep their digits (see exact-json.ts).
-    return parseExactly(text);
+    return parse(text);
   } catch (err) {
     throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/** Exactly: integers past 2^53 keep their digits (see exact-json.ts). */
+const parseBody = (bytes: Buffer) => parseJsonBytes(bytes, parseExactly, 'a JSON object');
 
 function readBytes(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -2,8 +2,9 @@ import { createUnzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Middleware } from 'koa';
 import type { ByteBudget } from '../concurrency/byte-budget';
-import { InvalidJsonError, UnsupportedMediaTypeError } from '../errors';
+import { UnsupportedMediaTypeError } from '../errors';
 import { handleBody } from '../http/body-budget';
+import { parseJsonBytes } from '../http/json-body';
 import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-errors';
 
 /**
@@ -35,21 +36,7 @@ export function trackingBody(limit: number, budget?: ByteBudget): Middleware {
   };
 }
 
-function parseBody(bytes: Buffer): unknown {
-  let text: string;
-  try {
-    // fatal: invalid UTF-8 is a client error, not something to store with replacement marks.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new InvalidJsonError('Request body is not valid UTF-8');
-  }
-  if (text.trim() === '') throw new InvalidJsonError('Request body is empty; expected JSON');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InvalidJsonError(`Request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
+const parseBody = (bytes: Buffer) => parseJsonBytes(bytes, JSON.parse, 'JSON');
 
 const tooLarge = (limit: number) =>
   new TrackingBodyTooLargeError(`Request body exceeds the limit of ${limit} bytes`, {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const TOKEN_PREFIX = 'evt_';
 const TOKEN_RE = /^evt_[A-Za-z0-9_-]{43}$/;
@@ -18,10 +18,3 @@ export function hashToken(token: string): string {
 
 /** Cheap shape check, so garbage never reaches the database. */
 export const looksLikeToken = (s: string): boolean => TOKEN_RE.test(s);
-
-/** Constant-time comparison of two hex hashes of equal length. */
-export function hashesEqual(a: string, b: string): boolean {
-  const ba = Buffer.from(a, 'hex');
-  const bb = Buffer.from(b, 'hex');
-  return ba.length === bb.length && timingSafeEqual(ba, bb);
-}

@@ -12,11 +12,10 @@ import {
 import { createActivities } from '../../activities';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
-import { EventSchema } from '../events/event.entity';
 import type { Logger } from '../logger';
 import type { Tracing } from '../tracing';
-import { activityMetricsInterceptor } from './metrics-interceptor';
-import type { WorkerMetrics } from './worker-metrics';
+import { activityTimingInterceptor } from './activity-timing';
+import { countedOutcomes, type WorkerMetrics } from './worker-metrics';
 import { workflowInterceptorModules } from './workflow-interceptor-modules';
 
 export interface EventWorkerDeps {
@@ -37,7 +36,11 @@ export interface EventWorkerDeps {
 /** The worker that runs the event workflows and their activities. */
 export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> {
   const { config, orm, logger, connection } = deps;
-  const activities = createActivities({ orm, logger });
+  const activities = createActivities({
+    orm,
+    logger,
+    outcomes: deps.metrics && countedOutcomes(deps.metrics),
+  });
   // A bundle built ahead of time has no tracing interceptors: with tracing on, bundle at start.
   const code = workflowCode(
     deps.workflowBundle,
@@ -60,7 +63,7 @@ export async function createEventWorker(deps: EventWorkerDeps): Promise<Worker> 
       }),
       activity: [
         ...(deps.tracing ? [tracingInterceptors] : []),
-        ...(deps.metrics ? [metricsInterceptors(deps.metrics, orm)] : []),
+        ...(deps.metrics ? [activityTimingInterceptor(deps.metrics)] : []),
       ],
     },
     ...(deps.tracing && {
@@ -83,24 +86,3 @@ const tracingInterceptors: ActivityInterceptorsFactory = (ctx) => ({
   inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
   outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
 });
-
-function metricsInterceptors(metrics: WorkerMetrics, orm: Orm): ActivityInterceptorsFactory {
-  return activityMetricsInterceptor(metrics, {
-    async eventType(eventId) {
-      const event = await orm.em
-        .fork()
-        .findOne(EventSchema, { id: eventId }, { fields: ['eventType'] });
-      return event?.eventType ?? null;
-    },
-    batchOutcome: (batchId) =>
-      orm.em.fork().execute(
-        // Validation failures are recorded as `validation_error: ...` (batch-activities).
-        `select event_type as "eventType", status,
-                case when processing_error like 'validation_error:%'
-                     then 'validation_error' else 'error' end as reason,
-                count(*)::int as n
-           from events where batch_id = ? group by 1, 2, 3`,
-        [batchId],
-      ),
-  });
-}

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { EventOutcomes } from '../../activities';
 import { BoundedLabel } from '../metrics/bounded-label';
 
 /** The worker's own Prometheus metrics (the Temporal SDK's are exported separately). */
@@ -44,5 +45,16 @@ export function createWorkerMetrics(options: {
       registers: [registry],
     }),
     eventTypes: new BoundedLabel(options.maxEventTypes),
+  };
+}
+
+/** Counts the events activities end, their types capped by `eventTypes`. */
+export function countedOutcomes(metrics: WorkerMetrics): EventOutcomes {
+  const event_type = (type: string) => metrics.eventTypes.valueOf(type);
+  return {
+    processed: (type, count = 1) =>
+      metrics.eventsProcessed.inc({ event_type: event_type(type) }, count),
+    failed: (type, reason, count = 1) =>
+      metrics.eventsFailed.inc({ event_type: event_type(type), reason }, count),
   };
 }
