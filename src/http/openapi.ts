@@ -5,11 +5,15 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import Router from '@koa/router';
 import { z } from 'zod';
-import { EVENT_STATUSES } from '../events/event-status';
 import {
+  acceptedBatchSchema,
+  acceptedEventSchema,
+  batchViewSchema,
   createBatchBodySchema,
   createEventBodySchema,
   eventIdParamSchema,
+  eventListSchema,
+  eventViewSchema,
   idempotencyKey,
   listEventsQuerySchema,
 } from '../events/event.schemas';
@@ -18,8 +22,9 @@ import type { AppState } from './state';
 
 /*
  * The OpenAPI 3.1 document of the API, generated from the zod schemas the routes validate with,
- * so the request side cannot drift from the code. Response schemas are written here; the API
- * tests parse real responses with them, so they cannot drift either.
+ * so the request side cannot drift from the code. Response schemas sit beside the request ones
+ * and give the response types; the API tests parse real responses with them, so they cannot
+ * drift either.
  *
  * Schemas get their component name from zod's `.meta({ id })`. That registers them in zod's
  * global registry, where an id may be used once, so they are built once, at module level.
@@ -48,99 +53,6 @@ export const errorBodySchema = z
   })
   .meta({ id: 'ErrorBody' });
 
-/** What `POST /api/v1/events` answers. */
-export const acceptedEventSchema = z
-  .strictObject({
-    event_id: z.uuid(),
-    workflow_id: z.string().meta({ example: 'event-01a2f000-0000-7000-8000-000000000001' }),
-    status: z.enum(EVENT_STATUSES),
-  })
-  .meta({ id: 'AcceptedEvent' });
-
-/** An event as `GET /api/v1/events/:id` shows it (see `events/event.view.ts`). */
-export const eventViewSchema = z
-  .strictObject({
-    id: z.uuid(),
-    event_name: z.string(),
-    event_type: z.string(),
-    payload: z.unknown().meta({ description: 'What the client sent, verbatim; null if absent' }),
-    properties: z.record(z.string(), z.unknown()).nullable().meta({
-      description: 'Set by processing: original, normalized, normalized_at and user',
-    }),
-    status: z.enum(EVENT_STATUSES),
-    processed: z.boolean(),
-    processed_at: z.iso.datetime().nullable(),
-    processing_error: z.string().nullable(),
-    attempts: z.int().meta({ description: 'Workflow runs that picked the event up' }),
-    last_error: z
-      .string()
-      .nullable()
-      .meta({ description: "The latest failure's error, kept after a later success" }),
-    workflow_id: z.string(),
-    batch_id: z.uuid().nullable(),
-    subject_user_id: z.string().nullable().meta({
-      description: "Who the event is about: an analytics SDK's userId (see the tracking API)",
-    }),
-    anonymous_id: z
-      .string()
-      .nullable()
-      .meta({ description: "Who the event is about before they are known: an SDK's anonymousId" }),
-    timestamp: z.iso
-      .datetime()
-      .nullable()
-      .meta({ description: "When it happened by the client's clock, as sent" }),
-    sent_at: z.iso.datetime().nullable(),
-    received_at: z.iso.datetime(),
-    event_time: z.iso
-      .datetime()
-      .meta({ description: 'When it happened, corrected for client clock skew' }),
-    created_at: z.iso.datetime(),
-    updated_at: z.iso.datetime(),
-  })
-  .meta({ id: 'EventView' });
-
-/** What `GET /api/v1/events` answers: a page of events without payloads, newest first. */
-export const eventListSchema = z
-  .strictObject({
-    events: z.array(eventViewSchema.omit({ payload: true, properties: true })),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
-  })
-  .meta({ id: 'EventList' });
-
-/** What `POST /api/v1/events/batch` answers. */
-export const acceptedBatchSchema = z
-  .strictObject({
-    batch_id: z
-      .uuid()
-      .nullable()
-      .meta({ description: 'Null when every event repeated a known key: no batch was stored' }),
-    event_ids: z.array(z.uuid()).meta({
-      description: 'In request order: the new event, or the existing one a repeated key names',
-    }),
-    workflow_id: z
-      .string()
-      .nullable()
-      .meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
-  })
-  .meta({ id: 'AcceptedBatch' });
-
-/** A batch as `GET /api/v1/batches/:id` shows it (see `events/event.view.ts`). */
-export const batchViewSchema = z
-  .strictObject({
-    id: z.uuid(),
-    workflow_id: z.string(),
-    status: z.enum(['processing', 'completed']),
-    total_events: z.int(),
-    counts: z.record(z.enum(EVENT_STATUSES), z.int()),
-    event_ids: z.array(z.uuid()),
-    sent_at: z.iso.datetime().nullable(),
-    received_at: z.iso.datetime(),
-  })
-  .meta({ id: 'BatchView' });
-
 /** `GET /health`. */
 export const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
 
@@ -162,18 +74,6 @@ export const readinessSchema = z
     reasons: z.record(z.string(), z.string()).optional(),
   })
   .meta({ id: 'Readiness' });
-
-const eventInputSchema = createEventBodySchema.meta({
-  id: 'EventInput',
-  description: 'One event. Unknown fields are rejected (422).',
-});
-
-/** The limits do not change the document's shape, only the numbers in it. */
-const batchInputSchema = (maxEvents: number) =>
-  createBatchBodySchema(maxEvents).meta({
-    id: 'BatchInput',
-    description: `1 to ${maxEvents} events, stored together or not at all.`,
-  });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid_json: the body is empty, not UTF-8, or not valid JSON',
@@ -240,7 +140,10 @@ export const registerEventRoutes =
             description: 'Same as the body field idempotency_key; both may be sent if equal',
           }),
         }),
-        body: { required: true, content: { 'application/json': { schema: eventInputSchema } } },
+        body: {
+          required: true,
+          content: { 'application/json': { schema: createEventBodySchema } },
+        },
       },
       responses: {
         200: jsonResponse('A repeated idempotency key: the original event', acceptedEventSchema),
@@ -267,7 +170,7 @@ export const registerEventRoutes =
         }),
         body: {
           required: true,
-          content: { 'application/json': { schema: batchInputSchema(batchMaxEvents) } },
+          content: { 'application/json': { schema: createBatchBodySchema(batchMaxEvents) } },
         },
       },
       responses: {
