@@ -18,6 +18,7 @@ import {
   listEventsQuerySchema,
 } from '../events/event.schemas';
 import { registerTrackingRoutes } from '../tracking/tracking.openapi';
+import { errorBodySchema } from './error-handler';
 import type { AppState } from './state';
 
 /*
@@ -39,19 +40,6 @@ export type RouteGroup = (registry: OpenAPIRegistry) => void;
 /** Name of the security scheme of the user API tokens; use it in `security` of new paths. */
 export const BEARER_AUTH = 'bearerAuth';
 const METRICS_TOKEN_AUTH = 'metricsToken';
-
-/** The error body every failed request gets (see `http/error-handler.ts`). */
-export const errorBodySchema = z
-  .strictObject({
-    error: z.strictObject({
-      code: z.string().meta({ description: 'Stable machine-readable code', example: 'not_found' }),
-      message: z.string().meta({ description: 'What went wrong, for people' }),
-      details: z.unknown().optional().meta({
-        description: 'For validation_error: each issue with its JSON path, message and code',
-      }),
-    }),
-  })
-  .meta({ id: 'ErrorBody' });
 
 /** `GET /health`. */
 export const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });

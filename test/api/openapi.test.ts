@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type Koa from 'koa';
 import { acceptedEventSchema, eventViewSchema } from '../../src/events/event.schemas';
-import { errorBodySchema, healthSchema, readinessSchema } from '../../src/http/openapi';
+import { errorBodySchema } from '../../src/http/error-handler';
+import { healthSchema, readinessSchema } from '../../src/http/openapi';
 import { Harness } from '../support/harness';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
