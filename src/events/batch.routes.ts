@@ -1,9 +1,12 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { z } from 'zod';
 import { isUuid } from '../db/uuid';
 import { NotFoundError } from '../errors';
 import { requireUser } from '../http/auth';
+import { BEARER_AUTH, errorResponses, jsonResponse, type RouteGroup } from '../http/openapi';
 import type { AppState } from '../http/state';
+import { batchViewSchema, eventIdParamSchema } from './event.schemas';
 import type { EventService } from './event.service';
 import { toBatchView } from './event.view';
 
@@ -27,3 +30,19 @@ export function batchRoutes({
 
   return router;
 }
+
+/** `/api/v1/batches` in the OpenAPI document. */
+export const registerBatchRoutes: RouteGroup = (registry) => {
+  registry.registerPath({
+    method: 'get',
+    path: '/api/v1/batches/{id}',
+    tags: ['events'],
+    summary: "Read one of your batches: its events' ids and counts by status",
+    security: [{ [BEARER_AUTH]: [] }],
+    request: { params: z.object({ id: eventIdParamSchema }) },
+    responses: {
+      200: jsonResponse('The batch', batchViewSchema),
+      ...errorResponses(401, 404, 429, 500, 503),
+    },
+  });
+};

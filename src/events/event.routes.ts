@@ -1,15 +1,22 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { z } from 'zod';
 import type { ByteBudget } from '../concurrency/byte-budget';
 import { NotFoundError, RequestValidationError } from '../errors';
 import { requireUser } from '../http/auth';
 import { jsonBody } from '../http/json-body';
+import { BEARER_AUTH, errorResponses, jsonResponse, type RouteGroup } from '../http/openapi';
 import type { AppState } from '../http/state';
 import { parseOrThrow } from '../http/validate';
 import { isUuid } from '../db/uuid';
 import {
+  acceptedBatchSchema,
+  acceptedEventSchema,
   createBatchBodySchema,
   createEventBodySchema,
+  eventIdParamSchema,
+  eventListSchema,
+  eventViewSchema,
   idempotencyKey,
   listEventsQuerySchema,
   type CreateEventBody,
@@ -108,3 +115,111 @@ function withHeaderKey(body: CreateEventBody, header: string): CreateEventBody {
   }
   return { ...body, idempotency_key: key };
 }
+
+/** `/api/v1/events` in the OpenAPI document. */
+export const registerEventRoutes =
+  (batchMaxEvents: number): RouteGroup =>
+  (registry) => {
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events',
+      tags: ['events'],
+      summary: 'Accept one event for processing',
+      description:
+        'Answers once the event is stored; its workflow starts right after. Processing goes on ' +
+        'in the background; GET the event to see its status.',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: {
+        headers: z.object({
+          'Idempotency-Key': idempotencyKey.optional().meta({
+            description: 'Same as the body field idempotency_key; both may be sent if equal',
+          }),
+        }),
+        body: {
+          required: true,
+          content: { 'application/json': { schema: createEventBodySchema } },
+        },
+      },
+      responses: {
+        200: jsonResponse('A repeated idempotency key: the original event', acceptedEventSchema),
+        202: jsonResponse(
+          'Stored (status received); its workflow starts right after the answer',
+          acceptedEventSchema,
+        ),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
+      },
+    });
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events/batch',
+      tags: ['events'],
+      summary: 'Accept a batch of events, processed by one workflow',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: {
+        headers: z.object({
+          'Idempotency-Key': idempotencyKey.optional().meta({
+            description:
+              'Names the batch: a retry with the same key and events returns the original batch; ' +
+              'with other events it is refused (422 idempotency_key_reused)',
+          }),
+        }),
+        body: {
+          required: true,
+          content: { 'application/json': { schema: createBatchBodySchema(batchMaxEvents) } },
+        },
+      },
+      responses: {
+        200: jsonResponse(
+          'Nothing new stored: a repeated Idempotency-Key (the original batch), or every event repeated a known idempotency key (the existing events, batch_id null)',
+          acceptedBatchSchema,
+        ),
+        202: jsonResponse(
+          'Stored; its workflow starts right after the answer',
+          acceptedBatchSchema,
+        ),
+        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: '/api/v1/events',
+      tags: ['events'],
+      summary: 'List your events, newest first, e.g. the failed ones to recover',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { query: listEventsQuerySchema },
+      responses: {
+        200: jsonResponse('A page of events', eventListSchema),
+        ...errorResponses(401, 422, 429, 500, 503),
+      },
+    });
+    registry.registerPath({
+      method: 'post',
+      path: '/api/v1/events/{id}/reprocess',
+      tags: ['events'],
+      summary: 'Start a new processing run of a failed event, or of one whose run is gone',
+      description:
+        'Accepts a failed event, and a received, queued or processing one whose workflow run ' +
+        'is closed (terminated, timed out) or was never started. Earlier runs stay visible in ' +
+        'Temporal under the same workflow id, and the event keeps its attempt count and last ' +
+        'error. Idempotent while a run is going on.',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { params: z.object({ id: eventIdParamSchema }) },
+      responses: {
+        200: jsonResponse('A run is already going on: nothing new started', acceptedEventSchema),
+        202: jsonResponse('A new run started', acceptedEventSchema),
+        ...errorResponses(401, 404, 409, 429, 500, 503),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: '/api/v1/events/{id}',
+      tags: ['events'],
+      summary: 'Read one of your events with its processing state',
+      security: [{ [BEARER_AUTH]: [] }],
+      request: { params: z.object({ id: eventIdParamSchema }) },
+      responses: {
+        200: jsonResponse('The event', eventViewSchema),
+        ...errorResponses(401, 404, 429, 500, 503),
+      },
+    });
+  };
