@@ -106,8 +106,13 @@ export function createApp({
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
   // One budget for every route that takes large bodies: memory is per process.
   const bodyBudget = new ByteBudget(config.api.bodyBudgetBytes);
-  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit, bodyBudget });
-  for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
+  // Batches before events: /api/v1/events/batch also matches the events router's GET /:id, and
+  // this order keeps POST first in the Allow header of a 405 or OPTIONS answer there.
+  for (const router of [
+    health,
+    batchRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+    eventRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+  ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -151,8 +156,8 @@ export function apiRouteGroups(options: {
 }): RouteGroup[] {
   return [
     registerHealthRoutes,
-    registerEventRoutes(options.batchMaxEvents),
-    registerBatchRoutes,
+    registerEventRoutes,
+    registerBatchRoutes(options.batchMaxEvents),
     registerTrackingRoutes,
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),
