@@ -3,13 +3,13 @@ import Koa from 'koa';
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
-import { batchRoutes } from './events/batch.routes';
-import { eventRoutes } from './events/event.routes';
+import { batchRoutes, registerBatchRoutes } from './events/batch.routes';
+import { eventRoutes, registerEventRoutes } from './events/event.routes';
 import { createEventService } from './events/event.service';
 import { databaseCheck, migrationsCheck, temporalCheck } from './health/dependency-checks';
 import { accessLog } from './http/access-log';
 import { errorHandler } from './http/error-handler';
-import { healthRoutes } from './http/health.routes';
+import { healthRoutes, registerHealthRoutes } from './http/health.routes';
 import { rateLimitPerUser } from './http/rate-limit';
 import {
   countAcceptedEvents,
@@ -17,9 +17,15 @@ import {
   httpMetrics,
   metricsRoutes,
   observeBacklog,
+  registerMetricsRoute,
   type ApiMetrics,
 } from './http/metrics';
-import { apiRouteGroups, buildOpenApiDocument, openApiRoutes } from './http/openapi';
+import {
+  buildOpenApiDocument,
+  openApiRoutes,
+  registerOpenApiRoute,
+  type RouteGroup,
+} from './http/openapi';
 import { requestId } from './http/request-id';
 import type { AppState } from './http/state';
 import { traceRequests } from './http/tracing';
@@ -28,6 +34,7 @@ import type { Outbox } from './events/outbox';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
 import { browserSettingsRoutes } from './tracking/browser-settings.routes';
 import { trackingCors } from './tracking/tracking-cors';
+import { registerTrackingRoutes } from './tracking/tracking.openapi';
 import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
 import { createTrackingService } from './tracking/tracking.service';
 import { ByteBudget } from './concurrency/byte-budget';
@@ -99,8 +106,13 @@ export function createApp({
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);
   // One budget for every route that takes large bodies: memory is per process.
   const bodyBudget = new ByteBudget(config.api.bodyBudgetBytes);
-  const eventsRouter = eventRoutes({ events, limits: config.api, rateLimit, bodyBudget });
-  for (const router of [health, eventsRouter, batchRoutes({ events, rateLimit })]) {
+  // Batches before events: /api/v1/events/batch also matches the events router's GET /:id, and
+  // this order keeps POST first in the Allow header of a 405 or OPTIONS answer there.
+  for (const router of [
+    health,
+    batchRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+    eventRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+  ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -131,4 +143,23 @@ export function createApp({
     app.use(router.allowedMethods());
   }
   return app;
+}
+
+/**
+ * Every route group of the API, in the order the OpenAPI document lists them. A new router is
+ * mounted in `createApp` and its `RouteGroup` added here; the OpenAPI test fails until every
+ * route the app serves is in the document.
+ */
+export function apiRouteGroups(options: {
+  metricsEnabled: boolean;
+  batchMaxEvents: number;
+}): RouteGroup[] {
+  return [
+    registerHealthRoutes,
+    registerEventRoutes,
+    registerBatchRoutes(options.batchMaxEvents),
+    registerTrackingRoutes,
+    registerOpenApiRoute,
+    ...(options.metricsEnabled ? [registerMetricsRoute] : []),
+  ];
 }

@@ -69,10 +69,14 @@ export const createEventBodySchema = z
     /** The client's clock when it sent the request; corrects `timestamp` for clock skew. */
     sent_at: dateTime.optional(),
   })
-  .superRefine(storable);
+  .superRefine(storable)
+  .meta({ id: 'EventInput', description: 'One event. Unknown fields are rejected (422).' });
 export type CreateEventBody = z.infer<typeof createEventBodySchema>;
 
-/** The body of `POST /api/v1/events/batch`, for a configured largest batch. */
+/**
+ * The body of `POST /api/v1/events/batch`, for a configured largest batch. The limit changes
+ * only the numbers in the OpenAPI document, not its shape.
+ */
 export function createBatchBodySchema(maxEvents: number) {
   return z
     .strictObject({
@@ -83,7 +87,11 @@ export function createBatchBodySchema(maxEvents: number) {
       sent_at: dateTime.optional(),
     })
     .superRefine(storable)
-    .superRefine(uniqueKeysWithinBatch);
+    .superRefine(uniqueKeysWithinBatch)
+    .meta({
+      id: 'BatchInput',
+      description: `1 to ${maxEvents} events, stored together or not at all.`,
+    });
 }
 
 /** Two events of one batch with the same key would name one event twice: rejected. */
@@ -121,3 +129,112 @@ export type ListEventsQuery = z.infer<typeof listEventsQuerySchema>;
 
 /** Path ids: UUIDs. A malformed one answers 404 like an unknown one. */
 export const eventIdParamSchema = z.uuid();
+
+/*
+ * What the routes answer. The OpenAPI document is generated from these schemas and the API
+ * tests parse real responses with them, so the types below are the documented contract.
+ */
+
+/** What `POST /api/v1/events` and `POST /api/v1/events/:id/reprocess` answer. */
+export const acceptedEventSchema = z
+  .strictObject({
+    event_id: z.uuid(),
+    workflow_id: z.string().meta({ example: 'event-01a2f000-0000-7000-8000-000000000001' }),
+    status: z.enum(EVENT_STATUSES),
+  })
+  .meta({ id: 'AcceptedEvent' });
+export type AcceptedEvent = z.infer<typeof acceptedEventSchema>;
+
+/** An event as `GET /api/v1/events/:id` shows it (see `event.view.ts`). */
+export const eventViewSchema = z
+  .strictObject({
+    id: z.uuid(),
+    event_name: z.string(),
+    event_type: z.string(),
+    payload: z.unknown().meta({ description: 'What the client sent, verbatim; null if absent' }),
+    properties: z.record(z.string(), z.unknown()).nullable().meta({
+      description: 'Set by processing: original, normalized, normalized_at and user',
+    }),
+    status: z.enum(EVENT_STATUSES),
+    processed: z.boolean(),
+    processed_at: z.iso.datetime().nullable(),
+    processing_error: z.string().nullable(),
+    /** Reprocessing adds one. */
+    attempts: z.int().meta({ description: 'Workflow runs that picked the event up' }),
+    last_error: z
+      .string()
+      .nullable()
+      .meta({ description: "The latest failure's error, kept after a later success" }),
+    workflow_id: z.string(),
+    batch_id: z.uuid().nullable(),
+    subject_user_id: z.string().nullable().meta({
+      description: "Who the event is about: an analytics SDK's userId (see the tracking API)",
+    }),
+    anonymous_id: z
+      .string()
+      .nullable()
+      .meta({ description: "Who the event is about before they are known: an SDK's anonymousId" }),
+    timestamp: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "When it happened by the client's clock, as sent" }),
+    sent_at: z.iso.datetime().nullable(),
+    received_at: z.iso.datetime(),
+    event_time: z.iso
+      .datetime()
+      .meta({ description: 'When it happened, corrected for client clock skew' }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'EventView' });
+export type EventView = z.infer<typeof eventViewSchema>;
+
+/** An event in a listing: everything but the payload and properties, which GET by id shows. */
+export const eventListItemSchema = eventViewSchema.omit({ payload: true, properties: true });
+export type EventListItem = z.infer<typeof eventListItemSchema>;
+
+/** What `GET /api/v1/events` answers: a page of events without payloads, newest first. */
+export const eventListSchema = z
+  .strictObject({
+    events: z.array(eventListItemSchema),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'EventList' });
+export type EventList = z.infer<typeof eventListSchema>;
+
+/** What `POST /api/v1/events/batch` answers. */
+export const acceptedBatchSchema = z
+  .strictObject({
+    batch_id: z
+      .uuid()
+      .nullable()
+      .meta({ description: 'Null when every event repeated a known key: no batch was stored' }),
+    event_ids: z.array(z.uuid()).meta({
+      description: 'In request order: the new event, or the existing one a repeated key names',
+    }),
+    workflow_id: z
+      .string()
+      .nullable()
+      .meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
+  })
+  .meta({ id: 'AcceptedBatch' });
+export type AcceptedBatch = z.infer<typeof acceptedBatchSchema>;
+
+/** A batch as `GET /api/v1/batches/:id` shows it (see `event.view.ts`). */
+export const batchViewSchema = z
+  .strictObject({
+    id: z.uuid(),
+    workflow_id: z.string(),
+    /** `processing` while any event is unfinished, then `completed`. */
+    status: z.enum(['processing', 'completed']),
+    total_events: z.int(),
+    counts: z.record(z.enum(EVENT_STATUSES), z.int()),
+    event_ids: z.array(z.uuid()),
+    sent_at: z.iso.datetime().nullable(),
+    received_at: z.iso.datetime(),
+  })
+  .meta({ id: 'BatchView' });
+export type BatchView = z.infer<typeof batchViewSchema>;

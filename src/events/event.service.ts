@@ -20,23 +20,16 @@ import { insertEvents } from './event-insert';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
-import { toEventListItem, type EventListItem } from './event.view';
-import type { CreateBatchBody, CreateEventBody, ListEventsQuery } from './event.schemas';
+import { toEventListItem } from './event.view';
+import type {
+  AcceptedBatch,
+  AcceptedEvent,
+  CreateBatchBody,
+  CreateEventBody,
+  EventListItem,
+  ListEventsQuery,
+} from './event.schemas';
 import { batchFingerprint, eventFingerprint } from './request-fingerprint';
-
-export interface AcceptedEvent {
-  event_id: string;
-  workflow_id: string;
-  status: EventStatus;
-}
-
-export interface AcceptedBatch {
-  /** Null when every event repeated a known idempotency key: no batch was stored. */
-  batch_id: string | null;
-  /** In request order: the new event, or the existing one a repeated idempotency key names. */
-  event_ids: string[];
-  workflow_id: string | null;
-}
 
 /** An event with its payload and properties as the JSON text PostgreSQL holds. */
 export interface StoredEvent {

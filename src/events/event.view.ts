@@ -1,38 +1,9 @@
 import type { Batch } from './batch.entity';
 import type { Event } from './event.entity';
 import { EVENT_STATUSES, type EventStatus } from './event-status';
+import type { BatchView, EventListItem, EventView } from './event.schemas';
 
-/** The JSON shape of an event in API responses. */
-export interface EventView {
-  id: string;
-  event_name: string;
-  event_type: string;
-  payload: unknown;
-  properties: Record<string, unknown> | null;
-  status: string;
-  processed: boolean;
-  processed_at: string | null;
-  processing_error: string | null;
-  /** Workflow runs that picked the event up; reprocessing adds one. */
-  attempts: number;
-  /** The latest failure's error, kept after a later success. */
-  last_error: string | null;
-  workflow_id: string;
-  batch_id: string | null;
-  /** Who the event is about, by the sender's id (an analytics SDK's `userId`). */
-  subject_user_id: string | null;
-  /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
-  anonymous_id: string | null;
-  /** When it happened by the client's clock, as sent. */
-  timestamp: string | null;
-  sent_at: string | null;
-  received_at: string;
-  /** When it happened, corrected for client clock skew. */
-  event_time: string;
-  created_at: string;
-  updated_at: string;
-}
-
+/** An event as `GET /api/v1/events/:id` shows it. */
 export function toEventView(e: Event): EventView {
   return { ...toEventListItem(e), payload: e.payload ?? null, properties: e.properties ?? null };
 }
@@ -50,9 +21,7 @@ export function toEventViewJson(
   return `${head.slice(0, -1)},"payload":${payloadJson ?? 'null'},"properties":${propertiesJson ?? 'null'}}`;
 }
 
-/** An event in a listing: everything but the payload and properties, which GET by id shows. */
-export type EventListItem = Omit<EventView, 'payload' | 'properties'>;
-
+/** An event as `GET /api/v1/events` lists it. */
 export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): EventListItem {
   return {
     id: e.id,
@@ -77,19 +46,7 @@ export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): Event
   };
 }
 
-/** The JSON shape of a batch in API responses. */
-export interface BatchView {
-  id: string;
-  workflow_id: string;
-  /** `processing` while any event is unfinished, then `completed`. */
-  status: 'processing' | 'completed';
-  total_events: number;
-  counts: Record<EventStatus, number>;
-  event_ids: string[];
-  sent_at: string | null;
-  received_at: string;
-}
-
+/** A batch as `GET /api/v1/batches/:id` shows it. */
 export function toBatchView(
   batch: Batch,
   events: { id: string; status: EventStatus }[],

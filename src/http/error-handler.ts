@@ -1,12 +1,22 @@
 import type { Middleware } from 'koa';
+import { z } from 'zod';
 import { summarizeDatabaseError } from '../db/safe-errors';
 import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
-/** The JSON error body every failed request gets. */
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+/** The JSON error body every failed request gets; the OpenAPI document shows it as ErrorBody. */
+export const errorBodySchema = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string().meta({ description: 'Stable machine-readable code', example: 'not_found' }),
+      message: z.string().meta({ description: 'What went wrong, for people' }),
+      details: z.unknown().optional().meta({
+        description: 'For validation_error: each issue with its JSON path, message and code',
+      }),
+    }),
+  })
+  .meta({ id: 'ErrorBody' });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /**
  * The top of the middleware chain: turns typed errors into their status and JSON body, and any

@@ -1,5 +1,7 @@
 import Router from '@koa/router';
+import { z } from 'zod';
 import { checkReadiness, type ReadinessCheck } from '../health/readiness';
+import { jsonResponse, type RouteGroup } from './openapi';
 import type { AppState } from './state';
 
 export type { ReadinessCheck } from '../health/readiness';
@@ -25,3 +27,46 @@ export function healthRoutes(
   });
   return router;
 }
+
+/** `GET /health`. */
+export const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+/** `GET /ready`, with 200 and 503 alike. */
+export const readinessSchema = z
+  .strictObject({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
+    backlog: z
+      .strictObject({
+        unstarted: z.int().meta({ description: 'Events stored whose workflow has not started' }),
+        oldest_age_sec: z.number().meta({ description: 'Age of the oldest of them' }),
+        in_flight: z.int().meta({
+          description: 'Single-event workflows Temporal holds (bounded by OUTBOX_MAX_IN_FLIGHT)',
+        }),
+      })
+      .meta({ description: 'Shown, not judged: a backlog drains on its own' }),
+    /** Why each unavailable dependency is, e.g. "database error: ECONNREFUSED"; when not ready. */
+    reasons: z.record(z.string(), z.string()).optional(),
+  })
+  .meta({ id: 'Readiness' });
+
+/** `GET /health`, `GET /ready` in the OpenAPI document. */
+export const registerHealthRoutes: RouteGroup = (registry) => {
+  registry.registerPath({
+    method: 'get',
+    path: '/health',
+    tags: ['operations'],
+    summary: 'Liveness: the process answers',
+    responses: { 200: jsonResponse('Alive', healthSchema) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/ready',
+    tags: ['operations'],
+    summary: 'Readiness: PostgreSQL and Temporal answer, and every migration is applied',
+    responses: {
+      200: jsonResponse('Every dependency answers', readinessSchema),
+      503: jsonResponse('At least one dependency does not answer', readinessSchema),
+    },
+  });
+};

@@ -1,10 +1,12 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { z } from 'zod';
 import { UnauthorizedError } from '../errors';
 import { mayScrape } from '../metrics/scrape-auth';
 import type { EventService } from '../events/event.service';
 import type { BacklogStats, OutboxItem } from '../events/outbox';
+import { errorResponses, type RouteGroup } from './openapi';
 import type { AppState } from './state';
 
 /** The label requests get when no route matched their method and path (404s, 405s). */
@@ -162,3 +164,28 @@ export function metricsRoutes(registry: Registry, token: string | undefined): Ro
   });
   return router;
 }
+
+const METRICS_TOKEN_AUTH = 'metricsToken';
+
+/** `GET /metrics` in the OpenAPI document; present unless METRICS_ENABLED is false. */
+export const registerMetricsRoute: RouteGroup = (registry) => {
+  registry.registerComponent('securitySchemes', METRICS_TOKEN_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'METRICS_TOKEN; required only when the service is configured with one',
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics of this API process',
+    security: [{}, { [METRICS_TOKEN_AUTH]: [] }],
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format 0.0.4',
+        content: { 'text/plain': { schema: z.string() } },
+      },
+      ...errorResponses(401),
+    },
+  });
+};

@@ -5,21 +5,15 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import Router from '@koa/router';
 import { z } from 'zod';
-import { EVENT_STATUSES } from '../events/event-status';
-import {
-  createBatchBodySchema,
-  createEventBodySchema,
-  eventIdParamSchema,
-  idempotencyKey,
-  listEventsQuerySchema,
-} from '../events/event.schemas';
-import { registerTrackingRoutes } from '../tracking/tracking.openapi';
+import { errorBodySchema } from './error-handler';
 import type { AppState } from './state';
 
 /*
  * The OpenAPI 3.1 document of the API, generated from the zod schemas the routes validate with,
- * so the request side cannot drift from the code. Response schemas are written here; the API
- * tests parse real responses with them, so they cannot drift either.
+ * so the request side cannot drift from the code. Response schemas sit beside the request ones
+ * and give the response types; the API tests parse real responses with them, so they cannot
+ * drift either. Each router's file registers its own paths (a `RouteGroup`), so a route and its
+ * documentation change together; this module holds what they share.
  *
  * Schemas get their component name from zod's `.meta({ id })`. That registers them in zod's
  * global registry, where an id may be used once, so they are built once, at module level.
@@ -33,147 +27,6 @@ export type RouteGroup = (registry: OpenAPIRegistry) => void;
 
 /** Name of the security scheme of the user API tokens; use it in `security` of new paths. */
 export const BEARER_AUTH = 'bearerAuth';
-const METRICS_TOKEN_AUTH = 'metricsToken';
-
-/** The error body every failed request gets (see `http/error-handler.ts`). */
-export const errorBodySchema = z
-  .strictObject({
-    error: z.strictObject({
-      code: z.string().meta({ description: 'Stable machine-readable code', example: 'not_found' }),
-      message: z.string().meta({ description: 'What went wrong, for people' }),
-      details: z.unknown().optional().meta({
-        description: 'For validation_error: each issue with its JSON path, message and code',
-      }),
-    }),
-  })
-  .meta({ id: 'ErrorBody' });
-
-/** What `POST /api/v1/events` answers. */
-export const acceptedEventSchema = z
-  .strictObject({
-    event_id: z.uuid(),
-    workflow_id: z.string().meta({ example: 'event-01a2f000-0000-7000-8000-000000000001' }),
-    status: z.enum(EVENT_STATUSES),
-  })
-  .meta({ id: 'AcceptedEvent' });
-
-/** An event as `GET /api/v1/events/:id` shows it (see `events/event.view.ts`). */
-export const eventViewSchema = z
-  .strictObject({
-    id: z.uuid(),
-    event_name: z.string(),
-    event_type: z.string(),
-    payload: z.unknown().meta({ description: 'What the client sent, verbatim; null if absent' }),
-    properties: z.record(z.string(), z.unknown()).nullable().meta({
-      description: 'Set by processing: original, normalized, normalized_at and user',
-    }),
-    status: z.enum(EVENT_STATUSES),
-    processed: z.boolean(),
-    processed_at: z.iso.datetime().nullable(),
-    processing_error: z.string().nullable(),
-    attempts: z.int().meta({ description: 'Workflow runs that picked the event up' }),
-    last_error: z
-      .string()
-      .nullable()
-      .meta({ description: "The latest failure's error, kept after a later success" }),
-    workflow_id: z.string(),
-    batch_id: z.uuid().nullable(),
-    subject_user_id: z.string().nullable().meta({
-      description: "Who the event is about: an analytics SDK's userId (see the tracking API)",
-    }),
-    anonymous_id: z
-      .string()
-      .nullable()
-      .meta({ description: "Who the event is about before they are known: an SDK's anonymousId" }),
-    timestamp: z.iso
-      .datetime()
-      .nullable()
-      .meta({ description: "When it happened by the client's clock, as sent" }),
-    sent_at: z.iso.datetime().nullable(),
-    received_at: z.iso.datetime(),
-    event_time: z.iso
-      .datetime()
-      .meta({ description: 'When it happened, corrected for client clock skew' }),
-    created_at: z.iso.datetime(),
-    updated_at: z.iso.datetime(),
-  })
-  .meta({ id: 'EventView' });
-
-/** What `GET /api/v1/events` answers: a page of events without payloads, newest first. */
-export const eventListSchema = z
-  .strictObject({
-    events: z.array(eventViewSchema.omit({ payload: true, properties: true })),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
-  })
-  .meta({ id: 'EventList' });
-
-/** What `POST /api/v1/events/batch` answers. */
-export const acceptedBatchSchema = z
-  .strictObject({
-    batch_id: z
-      .uuid()
-      .nullable()
-      .meta({ description: 'Null when every event repeated a known key: no batch was stored' }),
-    event_ids: z.array(z.uuid()).meta({
-      description: 'In request order: the new event, or the existing one a repeated key names',
-    }),
-    workflow_id: z
-      .string()
-      .nullable()
-      .meta({ example: 'batch-01a2f000-0000-7000-8000-000000000001' }),
-  })
-  .meta({ id: 'AcceptedBatch' });
-
-/** A batch as `GET /api/v1/batches/:id` shows it (see `events/event.view.ts`). */
-export const batchViewSchema = z
-  .strictObject({
-    id: z.uuid(),
-    workflow_id: z.string(),
-    status: z.enum(['processing', 'completed']),
-    total_events: z.int(),
-    counts: z.record(z.enum(EVENT_STATUSES), z.int()),
-    event_ids: z.array(z.uuid()),
-    sent_at: z.iso.datetime().nullable(),
-    received_at: z.iso.datetime(),
-  })
-  .meta({ id: 'BatchView' });
-
-/** `GET /health`. */
-export const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
-
-/** `GET /ready`, with 200 and 503 alike. */
-export const readinessSchema = z
-  .strictObject({
-    status: z.enum(['ready', 'not_ready']),
-    checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
-    backlog: z
-      .strictObject({
-        unstarted: z.int().meta({ description: 'Events stored whose workflow has not started' }),
-        oldest_age_sec: z.number().meta({ description: 'Age of the oldest of them' }),
-        in_flight: z.int().meta({
-          description: 'Single-event workflows Temporal holds (bounded by OUTBOX_MAX_IN_FLIGHT)',
-        }),
-      })
-      .meta({ description: 'Shown, not judged: a backlog drains on its own' }),
-    /** Why each unavailable dependency is, e.g. "database error: ECONNREFUSED"; when not ready. */
-    reasons: z.record(z.string(), z.string()).optional(),
-  })
-  .meta({ id: 'Readiness' });
-
-const eventInputSchema = createEventBodySchema.meta({
-  id: 'EventInput',
-  description: 'One event. Unknown fields are rejected (422).',
-});
-
-/** The limits do not change the document's shape, only the numbers in it. */
-const batchInputSchema = (maxEvents: number) =>
-  createBatchBodySchema(maxEvents).meta({
-    id: 'BatchInput',
-    description: `1 to ${maxEvents} events, stored together or not at all.`,
-  });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid_json: the body is empty, not UTF-8, or not valid JSON',
@@ -200,144 +53,6 @@ export function errorResponses(...statuses: number[]): Record<number, ResponseCo
   );
 }
 
-/** `GET /health`, `GET /ready` (see `http/health.routes.ts`). */
-export const registerHealthRoutes: RouteGroup = (registry) => {
-  registry.registerPath({
-    method: 'get',
-    path: '/health',
-    tags: ['operations'],
-    summary: 'Liveness: the process answers',
-    responses: { 200: jsonResponse('Alive', healthSchema) },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/ready',
-    tags: ['operations'],
-    summary: 'Readiness: PostgreSQL and Temporal answer, and every migration is applied',
-    responses: {
-      200: jsonResponse('Every dependency answers', readinessSchema),
-      503: jsonResponse('At least one dependency does not answer', readinessSchema),
-    },
-  });
-};
-
-/** `/api/v1/events` and `/api/v1/batches` (see `events/event.routes.ts`, `batch.routes.ts`). */
-export const registerEventRoutes =
-  (batchMaxEvents: number): RouteGroup =>
-  (registry) => {
-    registry.registerPath({
-      method: 'post',
-      path: '/api/v1/events',
-      tags: ['events'],
-      summary: 'Accept one event for processing',
-      description:
-        'Answers once the event is stored; its workflow starts right after. Processing goes on ' +
-        'in the background; GET the event to see its status.',
-      security: [{ [BEARER_AUTH]: [] }],
-      request: {
-        headers: z.object({
-          'Idempotency-Key': idempotencyKey.optional().meta({
-            description: 'Same as the body field idempotency_key; both may be sent if equal',
-          }),
-        }),
-        body: { required: true, content: { 'application/json': { schema: eventInputSchema } } },
-      },
-      responses: {
-        200: jsonResponse('A repeated idempotency key: the original event', acceptedEventSchema),
-        202: jsonResponse(
-          'Stored (status received); its workflow starts right after the answer',
-          acceptedEventSchema,
-        ),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
-      },
-    });
-    registry.registerPath({
-      method: 'post',
-      path: '/api/v1/events/batch',
-      tags: ['events'],
-      summary: 'Accept a batch of events, processed by one workflow',
-      security: [{ [BEARER_AUTH]: [] }],
-      request: {
-        headers: z.object({
-          'Idempotency-Key': idempotencyKey.optional().meta({
-            description:
-              'Names the batch: a retry with the same key and events returns the original batch; ' +
-              'with other events it is refused (422 idempotency_key_reused)',
-          }),
-        }),
-        body: {
-          required: true,
-          content: { 'application/json': { schema: batchInputSchema(batchMaxEvents) } },
-        },
-      },
-      responses: {
-        200: jsonResponse(
-          'Nothing new stored: a repeated Idempotency-Key (the original batch), or every event repeated a known idempotency key (the existing events, batch_id null)',
-          acceptedBatchSchema,
-        ),
-        202: jsonResponse(
-          'Stored; its workflow starts right after the answer',
-          acceptedBatchSchema,
-        ),
-        ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
-      },
-    });
-    registry.registerPath({
-      method: 'get',
-      path: '/api/v1/events',
-      tags: ['events'],
-      summary: 'List your events, newest first, e.g. the failed ones to recover',
-      security: [{ [BEARER_AUTH]: [] }],
-      request: { query: listEventsQuerySchema },
-      responses: {
-        200: jsonResponse('A page of events', eventListSchema),
-        ...errorResponses(401, 422, 429, 500, 503),
-      },
-    });
-    registry.registerPath({
-      method: 'post',
-      path: '/api/v1/events/{id}/reprocess',
-      tags: ['events'],
-      summary: 'Start a new processing run of a failed event, or of one whose run is gone',
-      description:
-        'Accepts a failed event, and a received, queued or processing one whose workflow run ' +
-        'is closed (terminated, timed out) or was never started. Earlier runs stay visible in ' +
-        'Temporal under the same workflow id, and the event keeps its attempt count and last ' +
-        'error. Idempotent while a run is going on.',
-      security: [{ [BEARER_AUTH]: [] }],
-      request: { params: z.object({ id: eventIdParamSchema }) },
-      responses: {
-        200: jsonResponse('A run is already going on: nothing new started', acceptedEventSchema),
-        202: jsonResponse('A new run started', acceptedEventSchema),
-        ...errorResponses(401, 404, 409, 429, 500, 503),
-      },
-    });
-    registry.registerPath({
-      method: 'get',
-      path: '/api/v1/batches/{id}',
-      tags: ['events'],
-      summary: "Read one of your batches: its events' ids and counts by status",
-      security: [{ [BEARER_AUTH]: [] }],
-      request: { params: z.object({ id: eventIdParamSchema }) },
-      responses: {
-        200: jsonResponse('The batch', batchViewSchema),
-        ...errorResponses(401, 404, 429, 500, 503),
-      },
-    });
-    registry.registerPath({
-      method: 'get',
-      path: '/api/v1/events/{id}',
-      tags: ['events'],
-      summary: 'Read one of your events with its processing state',
-      security: [{ [BEARER_AUTH]: [] }],
-      request: { params: z.object({ id: eventIdParamSchema }) },
-      responses: {
-        200: jsonResponse('The event', eventViewSchema),
-        ...errorResponses(401, 404, 429, 500, 503),
-      },
-    });
-  };
-
 /** `GET /openapi.json`: this document. */
 export const registerOpenApiRoute: RouteGroup = (registry) => {
   registry.registerPath({
@@ -350,46 +65,6 @@ export const registerOpenApiRoute: RouteGroup = (registry) => {
     },
   });
 };
-
-/** `GET /metrics` (see `http/metrics.ts`); present unless METRICS_ENABLED is false. */
-export const registerMetricsRoute: RouteGroup = (registry) => {
-  registry.registerComponent('securitySchemes', METRICS_TOKEN_AUTH, {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'METRICS_TOKEN; required only when the service is configured with one',
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/metrics',
-    tags: ['operations'],
-    summary: 'Prometheus metrics of this API process',
-    security: [{}, { [METRICS_TOKEN_AUTH]: [] }],
-    responses: {
-      200: {
-        description: 'Prometheus text exposition format 0.0.4',
-        content: { 'text/plain': { schema: z.string() } },
-      },
-      ...errorResponses(401),
-    },
-  });
-};
-
-/**
- * Every route group of the API. A new router gets a `RouteGroup` above and an entry here; the
- * OpenAPI test fails until every route the app serves is in the document.
- */
-export function apiRouteGroups(options: {
-  metricsEnabled: boolean;
-  batchMaxEvents: number;
-}): RouteGroup[] {
-  return [
-    registerHealthRoutes,
-    registerEventRoutes(options.batchMaxEvents),
-    registerTrackingRoutes,
-    registerOpenApiRoute,
-    ...(options.metricsEnabled ? [registerMetricsRoute] : []),
-  ];
-}
 
 /** Generates the OpenAPI 3.1 document of the given route groups. */
 export function buildOpenApiDocument(groups: RouteGroup[]): OpenApiDocument {

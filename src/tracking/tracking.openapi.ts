@@ -59,7 +59,7 @@ const body = (schema: z.ZodType) => ({
   content: { 'application/json': { schema }, 'text/plain': { schema } },
 });
 
-/** Built on use: `http/openapi.ts` imports this module, so its exports are not ready at load. */
+/** What every tracking endpoint may answer. */
 function responses() {
   return {
     200: jsonResponse('Accepted; the messages are stored and processing started', successSchema),

@@ -1,13 +1,9 @@
 import type Router from '@koa/router';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type Koa from 'koa';
-import {
-  acceptedEventSchema,
-  errorBodySchema,
-  eventViewSchema,
-  healthSchema,
-  readinessSchema,
-} from '../../src/http/openapi';
+import { acceptedEventSchema, eventViewSchema } from '../../src/events/event.schemas';
+import { errorBodySchema } from '../../src/http/error-handler';
+import { healthSchema, readinessSchema } from '../../src/http/health.routes';
 import { Harness } from '../support/harness';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
