@@ -3,6 +3,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql } from '../src/db/sql';
 import { BatchSchema } from '../src/events/batch.entity';
+import {
+  claimForProcessing,
+  markFailed,
+  markProcessed,
+  writeChunkOutcome,
+} from '../src/events/event-transitions';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR } from '../workflows/failure-types';
@@ -42,13 +48,6 @@ export interface BatchActivityDeps {
  */
 export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
-/** How many rows of each event type a statement's `written` rows hold. */
-const COUNT_BY_TYPE = 'select event_type, count(*)::int as n from written';
-interface TypeCount {
-  event_type: string;
-  n: number;
-}
-
 interface ChunkRow {
   id: string;
   event_name: string;
@@ -87,16 +86,14 @@ export function createBatchActivities({
       // chunks. `processing` ones are claimed again (the run guard keeps `attempts` right), so a
       // rerun of this step after its commit still plans every event not yet finished. The text
       // length of jsonb is a close, slightly generous measure of the JSON size.
-      const sizes = await sql<{ id: string; bytes: number }>(
-        `with claimed as (
-           update events
-              set status = 'processing', updated_at = now(),
-                  attempts = attempts + (last_run_id is distinct from $1)::int, last_run_id = $2
-            where batch_id = $3 and status in ('received', 'queued', 'failed', 'processing')
-           returning id, coalesce(octet_length(payload::text), 0)::int as bytes)
-         select id, bytes from claimed order by id`,
-        [run, run, batchId],
-      );
+      const sizes = (
+        await claimForProcessing<{ id: string; bytes: number }>(
+          sql,
+          { batchId },
+          run,
+          'id, coalesce(octet_length(payload::text), 0)::int as bytes',
+        )
+      ).sort((x, y) => (x.id < y.id ? -1 : 1));
       logger.info({ batch_id: batchId, events: sizes.length }, 'batch processing started');
       return {
         batchId,
@@ -126,16 +123,9 @@ export function createBatchActivities({
           }
         }
         if (failures.length > 0) {
-          const failedByType = await sql<TypeCount>(
-            `with written as (
-               update events e
-                  set status = 'failed', processed = false, processing_error = v.error,
-                      last_error = v.error, updated_at = now()
-                 from jsonb_to_recordset($1::jsonb) as v(id uuid, error text)
-                where e.id = v.id and e.status = 'processing'
-               returning e.event_type)
-             ${COUNT_BY_TYPE} group by 1`,
-            [JSON.stringify(failures)],
+          const failedByType = await writeChunkOutcome(
+            sql,
+            JSON.stringify(failures.map(({ id, error }) => ({ id, properties: null, error }))),
           );
           for (const { event_type, n } of failedByType) {
             outcomes.failed(event_type, 'validation_error', n);
@@ -186,21 +176,7 @@ export function createBatchActivities({
           }
         }
         if (results.length > 0) {
-          const failedByType = await sql<TypeCount>(
-            `with written as (
-               update events e
-                  set properties = v.properties,
-                      status = case when v.error is null then e.status else 'failed' end,
-                      processed = false,
-                      processing_error = v.error,
-                      last_error = coalesce(v.error, e.last_error),
-                      updated_at = now()
-                 from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text)
-                where e.id = v.id and e.status = 'processing'
-               returning e.event_type, v.error is not null as failed)
-             ${COUNT_BY_TYPE} where failed group by 1`,
-            [stringifyExactly(results)],
-          );
+          const failedByType = await writeChunkOutcome(sql, stringifyExactly(results));
           for (const { event_type, n } of failedByType) {
             outcomes.failed(event_type, 'validation_error', n);
           }
@@ -214,16 +190,7 @@ export function createBatchActivities({
      * or nothing. A rerun finds nothing left to mark, so processed_at is written once.
      */
     async persistBatch(batchId: string): Promise<number> {
-      const processedByType = await sql<TypeCount>(
-        `with written as (
-           update events
-              set status = 'processed', processed = true, processed_at = now(),
-                  processing_error = null, updated_at = now()
-            where batch_id = $1 and status = 'processing' and properties is not null
-           returning event_type)
-         ${COUNT_BY_TYPE} group by 1`,
-        [batchId],
-      );
+      const processedByType = await markProcessed(sql, { batchId });
       let n = 0;
       for (const { event_type, n: count } of processedByType) {
         outcomes.processed(event_type, count);
@@ -271,14 +238,10 @@ export function createBatchActivities({
 
     /** Records why processing gave up on every event of the batch not yet finished. */
     async markBatchFailed(batchId: string, failure: EventFailure): Promise<void> {
-      const failedByType = await sql<TypeCount>(
-        `with written as (
-           update events set status = 'failed', processed = false, processing_error = $1,
-                  last_error = $1, updated_at = now()
-            where batch_id = $2 and status in ('received', 'queued', 'processing')
-           returning event_type)
-         ${COUNT_BY_TYPE} group by 1`,
-        [`${failure.kind}: ${failure.message}`, batchId],
+      const failedByType = await markFailed(
+        sql,
+        { batchId },
+        `${failure.kind}: ${failure.message}`,
       );
       for (const { event_type, n } of failedByType) outcomes.failed(event_type, failure.kind, n);
       logger.warn({ batch_id: batchId, error: failure.message }, 'batch failed');

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql, type Sql } from '../src/db/sql';
+import { claimForProcessing, markFailed, markProcessed } from '../src/events/event-transitions';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
@@ -40,18 +41,12 @@ export function createProcessingActivities({ orm, logger, outcomes = UNCOUNTED }
   return {
     /** Loads the event and its user, and moves the event to `processing` unless already done. */
     async fetchEvent(eventId: string): Promise<EventSummary> {
-      // One round trip: the select sees the row as it was before the update.
-      const [event] = await sql<FetchedRow>(
-        `with taken as (
-           update events
-              set status = 'processing', updated_at = now(),
-                  attempts = attempts + (last_run_id is distinct from $2)::int, last_run_id = $2
-            where id = $1 and status <> 'processed')
-         select u.id as user_id, e.event_name, e.event_type, e.status, e.processed_at
-           from events e join users u on u.id = e.user_id
-          where e.id = $1`,
-        [eventId, runId()],
-      );
+      const columns = 'user_id, event_name, event_type, status, processed_at';
+      // One statement in the usual case; only an event that was not taken up is read again.
+      const [taken] = await claimForProcessing<FetchedRow>(sql, { eventId }, runId(), columns);
+      const [event] = taken
+        ? [taken]
+        : await sql<FetchedRow>(`select ${columns} from events where id = $1`, [eventId]);
       if (!event) throw eventNotFound(eventId);
       eventLog(eventId).info({ user_id: event.user_id }, 'processing started');
       return {
@@ -100,52 +95,32 @@ export function createProcessingActivities({ orm, logger, outcomes = UNCOUNTED }
      * processed_at is written once, and the first value is what every run returns.
      */
     async persistEvent(eventId: string): Promise<{ processedAt: string }> {
-      const [row] = await sql<{
-        processed_at: Timestamp | null;
-        written: boolean;
-        event_type: string;
-      }>(
-        `with written as (
-           update events
-              set status = 'processed', processed = true, processed_at = now(),
-                  processing_error = null, updated_at = now()
-            where id = $1 and status <> 'processed' and properties is not null
-           returning processed_at)
-         select coalesce((select processed_at from written), e.processed_at) as processed_at,
-                exists (select 1 from written) as written, e.event_type
-           from events e where e.id = $1`,
+      const [moved] = await markProcessed(sql, { eventId });
+      if (moved) {
+        outcomes.processed(moved.event_type);
+        eventLog(eventId).info('event processed');
+        return { processedAt: toIso(moved.processed_at)! };
+      }
+      const [row] = await sql<{ status: string; processed_at: Timestamp | null }>(
+        'select status, processed_at from events where id = $1',
         [eventId],
       );
-      if (!row?.processed_at) {
-        // Properties are missing only if normalizePayload's write was lost; retrying the
-        // workflow's chain from the top is the way out, not retrying this step.
-        throw ApplicationFailure.create({
-          message: `event ${eventId} has no normalized properties to persist`,
-          nonRetryable: true,
-        });
+      if (row?.status === 'processed' && row.processed_at) {
+        return { processedAt: toIso(row.processed_at)! };
       }
-      if (row.written) {
-        outcomes.processed(row.event_type);
-        eventLog(eventId).info('event processed');
-      }
-      return { processedAt: toIso(row.processed_at)! };
+      // Properties are missing only if normalizePayload's write was lost, and the status moves
+      // on only if the event was reprocessed meanwhile; retrying the workflow's chain from the
+      // top is the way out, not retrying this step.
+      throw ApplicationFailure.create({
+        message: `event ${eventId} is not ready to persist (status ${row?.status ?? 'unknown'})`,
+        nonRetryable: true,
+      });
     },
 
     /** Records why processing gave up; a processed event is never marked failed. */
     async markEventFailed(eventId: string, failure: EventFailure): Promise<void> {
-      // The select sees the row as it was: a rerun of this step finds it failed already.
-      const [row] = await sql<{ event_type: string; newly: boolean }>(
-        `with before as (select status from events where id = $1),
-              marked as (
-                update events
-                   set status = 'failed', processed = false, processing_error = $2,
-                       last_error = $2, updated_at = now()
-                 where id = $1 and status <> 'processed'
-                returning event_type)
-         select marked.event_type, before.status <> 'failed' as newly from marked, before`,
-        [eventId, `${failure.kind}: ${failure.message}`],
-      );
-      if (row?.newly) outcomes.failed(row.event_type, failure.kind);
+      const moved = await markFailed(sql, { eventId }, `${failure.kind}: ${failure.message}`);
+      for (const { event_type, n } of moved) outcomes.failed(event_type, failure.kind, n);
       eventLog(eventId).warn({ kind: failure.kind, error: failure.message }, 'event failed');
     },
   };

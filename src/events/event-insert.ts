@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlFor } from '../db/sql';
 import type { NewEventRow } from './event-rows';
+import { isProcessed } from './event-status';
 
 /** A row to insert, possibly already failed (a tracking message that breaks the spec). */
 export type InsertableEvent = NewEventRow & {
@@ -55,7 +56,7 @@ function recordsJson(rows: InsertableEvent[]): string {
       event_name: r.eventName,
       event_type: r.eventType,
       status: r.status,
-      processed: r.processed,
+      processed: isProcessed(r.status),
       workflow_id: r.workflowId,
       batch_id: r.batch,
       idempotency_key: r.idempotencyKey,

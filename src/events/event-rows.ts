@@ -41,7 +41,6 @@ export interface NewEventRow {
    */
   payloadJson: string | null;
   status: EventStatus;
-  processed: boolean;
   workflowId: string;
   batch: string | null;
   idempotencyKey: string | null;
@@ -73,7 +72,6 @@ export function newEventRow(
     eventType: input.event_type,
     payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
-    processed: false,
     workflowId: batchId ? batchWorkflowId(batchId) : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,

@@ -1,6 +1,7 @@
 import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
+import { sqlFor } from '../db/sql';
 import type { Logger } from '../logger';
 import {
   batchWorkflowId,
@@ -17,6 +18,7 @@ import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { insertEvents } from './event-insert';
+import { markReceivedAgain } from './event-transitions';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
@@ -343,14 +345,9 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
           );
         }));
       const claimed =
-        event.status === 'failed' || orphaned
-          ? await em.nativeUpdate(
-              EventSchema,
-              { id, status: event.status },
-              { status: 'received', workflowId, updatedAt: new Date() },
-            )
-          : 0;
-      if (claimed === 0) {
+        (event.status === 'failed' || orphaned) &&
+        (await markReceivedAgain(sqlFor(em), id, event.status, workflowId));
+      if (!claimed) {
         // Its run is still going on, or another call just claimed the event.
         const current = await em.findOneOrFail(
           EventSchema,

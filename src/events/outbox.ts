@@ -2,7 +2,9 @@ import { AsyncResource } from 'node:async_hooks';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Orm } from '../db/orm';
+import { createSql } from '../db/sql';
 import type { Logger } from '../logger';
+import { markQueued } from './event-transitions';
 import {
   batchWorkflowId,
   createEventWorkflowStarter,
@@ -102,6 +104,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   let failing = false;
 
   const db = () => orm.em.getConnection();
+  const sql = createSql(orm);
 
   async function refreshStats(): Promise<void> {
     const [row] = await db().execute<
@@ -182,25 +185,12 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     return started;
   }
 
-  async function markQueued(started: OutboxItem[]): Promise<void> {
-    const events = started.filter((i) => i.kind === 'event').map((i) => i.id);
-    const batches = started.filter((i) => i.kind === 'batch').map((i) => i.id);
-    // Guarded: a fast worker may have moved the row on already.
-    if (events.length > 0) {
-      await db().execute(
-        `update events set status = 'queued', updated_at = now()
-          where id = any(?::uuid[]) and status = 'received'`,
-        [`{${events.join(',')}}`],
-      );
-    }
-    if (batches.length > 0) {
-      await db().execute(
-        `update events set status = 'queued', updated_at = now()
-          where batch_id = any(?::uuid[]) and workflow_id = 'batch-' || batch_id
-            and status = 'received'`,
-        [`{${batches.join(',')}}`],
-      );
-    }
+  async function markStartedQueued(started: OutboxItem[]): Promise<void> {
+    // Guarded: a fast worker may have moved the rows on already.
+    await markQueued(sql, {
+      eventIds: started.filter((i) => i.kind === 'event').map((i) => i.id),
+      batchIds: started.filter((i) => i.kind === 'batch').map((i) => i.id),
+    });
   }
 
   /** One round: what admission allows, fresh offers first, then rows left behind. */
@@ -230,7 +220,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     if (items.length === 0) return false;
     const t0 = Date.now();
     const started = await startAll(items);
-    await markQueued(started);
+    await markStartedQueued(started);
     if (started.length > 0 && failing) {
       logger.info('workflow starts succeed again');
       failing = false;

@@ -1,0 +1,157 @@
+import type { Sql } from '../db/sql';
+import { batchWorkflowId } from '../temporal/event-workflows';
+import { isProcessed, type EventStatus } from './event-status';
+
+/**
+ * The events one transition moves: one event, or every event of a batch. Each transition is
+ * one set-based statement, so the single-event chain and the batch chain are the same steps
+ * over scopes of different sizes; and each moves only rows in the states it starts from, so a
+ * step that runs twice (Temporal retries, replays, two processes) changes nothing the second
+ * time and reports nothing twice.
+ */
+export type EventScope = { eventId: string } | { batchId: string };
+
+/** How many rows of each event type a transition moved. */
+export interface MovedByType {
+  event_type: string;
+  n: number;
+}
+
+/** `status` and `processed` together: the only place that derives one from the other. */
+function setStatus(status: EventStatus): string {
+  return `status = '${status}', processed = ${isProcessed(status)}, updated_at = now()`;
+}
+
+const within = (scope: EventScope): { where: string; id: string } =>
+  'eventId' in scope
+    ? { where: 'id = $1', id: scope.eventId }
+    : { where: 'batch_id = $1', id: scope.batchId };
+
+const COUNT_BY_TYPE = 'select event_type, count(*)::int as n from moved group by 1';
+
+/**
+ * A run takes the events up (anything not processed -> `processing`), counting one attempt per
+ * run: a retried step of the same run does not count again. Returns `returning` of each row
+ * moved; an event already processed is not moved.
+ */
+export function claimForProcessing<R>(
+  sql: Sql,
+  scope: EventScope,
+  runId: string | null,
+  returning: string,
+): Promise<R[]> {
+  const { where, id } = within(scope);
+  return sql<R>(
+    `update events
+        set ${setStatus('processing')},
+            attempts = attempts + (last_run_id is distinct from $2)::int, last_run_id = $2
+      where ${where} and status <> 'processed'
+     returning ${returning}`,
+    [id, runId],
+  );
+}
+
+/**
+ * Events with normalized properties -> `processed`, `processed_at` written once. Returns how
+ * many moved, by event type, and when. Properties are written by the chain's normalize step;
+ * a batch chunk's invalid events have none.
+ */
+export function markProcessed(
+  sql: Sql,
+  scope: EventScope,
+): Promise<(MovedByType & { processed_at: string | Date })[]> {
+  const { where, id } = within(scope);
+  return sql(
+    `with moved as (
+       update events
+          set ${setStatus('processed')}, processed_at = now(), processing_error = null
+        where ${where} and status <> 'processed' and properties is not null
+       returning event_type, processed_at)
+     select event_type, count(*)::int as n, max(processed_at) as processed_at
+       from moved group by 1`,
+    [id],
+  );
+}
+
+/**
+ * Unfinished events -> `failed`, with `reason` as their processing error. Events failed already
+ * keep their own reason (a batch's invalid events keep their validation error).
+ */
+export function markFailed(sql: Sql, scope: EventScope, reason: string): Promise<MovedByType[]> {
+  const { where, id } = within(scope);
+  return sql(
+    `with moved as (
+       update events
+          set ${setStatus('failed')}, processing_error = $2, last_error = $2
+        where ${where} and status in ('received', 'queued', 'processing')
+       returning event_type)
+     ${COUNT_BY_TYPE}`,
+    [id, reason],
+  );
+}
+
+/**
+ * Some of a chunk's `processing` events -> `failed`, each with its own reason; the others get
+ * their normalized properties and stay `processing` for `markProcessed`. One statement: the
+ * chunk's outcome is written whole or not at all. Returns the failures moved, by event type.
+ */
+export function writeChunkOutcome(sql: Sql, outcomesJson: string): Promise<MovedByType[]> {
+  return sql(
+    `with moved as (
+       update events e
+          set properties = v.properties,
+              status = case when v.error is null then e.status else 'failed' end,
+              processed = false, -- neither outcome (processing, failed) is processed
+              processing_error = v.error,
+              last_error = coalesce(v.error, e.last_error),
+              updated_at = now()
+         from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text)
+        where e.id = v.id and e.status = 'processing'
+       returning e.event_type, v.error is not null as failed)
+     select event_type, count(*)::int as n from moved where failed group by 1`,
+    [outcomesJson],
+  );
+}
+
+/**
+ * `received` -> `queued`: their workflow started. A batch's events move only while they follow
+ * the batch's workflow (one reprocessed on its own has a workflow of its own).
+ */
+export async function markQueued(
+  sql: Sql,
+  started: { eventIds: string[]; batchIds: string[] },
+): Promise<void> {
+  if (started.eventIds.length > 0) {
+    await sql(
+      `update events set ${setStatus('queued')}
+        where id = any($1::uuid[]) and status = 'received'`,
+      [started.eventIds],
+    );
+  }
+  if (started.batchIds.length > 0) {
+    await sql(
+      `update events set ${setStatus('queued')}
+        where batch_id = any($1::uuid[]) and workflow_id = any($2::text[])
+          and status = 'received'`,
+      [started.batchIds, started.batchIds.map(batchWorkflowId)],
+    );
+  }
+}
+
+/**
+ * An event seen in `from` -> `received`, to run again as workflow `workflowId`: reprocessing a
+ * failed event, or one whose run is gone. Returns false when the event had moved on meanwhile.
+ */
+export async function markReceivedAgain(
+  sql: Sql,
+  eventId: string,
+  from: EventStatus,
+  workflowId: string,
+): Promise<boolean> {
+  const moved = await sql(
+    `update events set ${setStatus('received')}, workflow_id = $3
+      where id = $1 and status = $2 returning id`,
+    [eventId, from, workflowId],
+  );
+  return moved.length > 0;
+}
