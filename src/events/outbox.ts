@@ -201,8 +201,9 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     const items: OutboxItem[] = [];
     while (fresh.length > 0 && items.length < opts.batchSize) {
       const { item, at } = fresh[0]!;
-      // Left too long behind admission: the sweep takes it, in arrival order.
-      if (now - at > opts.graceMs / 2) {
+      // Left too long behind admission: the sweep takes it, in arrival order. Without a sweep
+      // (OUTBOX_INTERVAL_MS=0) it stays here: dropped, it would never start.
+      if (opts.intervalMs > 0 && now - at > opts.graceMs / 2) {
         fresh.shift();
         continue;
       }
