@@ -4,7 +4,6 @@
  * applies migrations, then runs the API and the worker as child processes until Ctrl+C, and stops
  * everything in reverse order: API and worker first (they drain), then Temporal and PostgreSQL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -17,27 +16,13 @@ import {
   type Config,
 } from '../src/config';
 import { runMigrations } from '../src/db/migrate';
+import { spawnEntryPoint, StackError, type Supervised } from '../src/dev/child-process';
 import {
-  EmbeddedPostgresAuthError,
-  EmbeddedPostgresCreateDatabaseError,
-  EmbeddedPostgresExitedError,
-  EmbeddedPostgresInitError,
   EmbeddedPostgresPortInUseError,
-  EmbeddedPostgresTimeoutError,
   startEmbeddedPostgres,
 } from '../src/dev/embedded-postgres';
-import {
-  InvalidTemporalCliPathError,
-  TemporalCliNotFoundError,
-  ensureTemporalCli,
-} from '../src/dev/temporal-cli';
-import {
-  PortInUseError,
-  SearchAttributeRegistrationError,
-  TemporalDevServerExitedError,
-  TemporalDevServerTimeoutError,
-  startTemporalDevServer,
-} from '../src/dev/temporal-dev-server';
+import { ensureTemporalCli } from '../src/dev/temporal-cli';
+import { PortInUseError, startTemporalDevServer } from '../src/dev/temporal-dev-server';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Git-ignored; everything local runs keep between runs lives here. */
@@ -51,37 +36,13 @@ const API_WAIT_MS = 60_000;
 const FORCE_AFTER_MS = 1_000;
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/** Errors whose message already says what went wrong and what to do: no stack trace needed. */
-const SELF_EXPLAINING_ERRORS = [
-  TemporalCliNotFoundError,
-  InvalidTemporalCliPathError,
-  PortInUseError,
-  TemporalDevServerExitedError,
-  TemporalDevServerTimeoutError,
-  SearchAttributeRegistrationError,
-  EmbeddedPostgresPortInUseError,
-  EmbeddedPostgresInitError,
-  EmbeddedPostgresExitedError,
-  EmbeddedPostgresTimeoutError,
-  EmbeddedPostgresAuthError,
-  EmbeddedPostgresCreateDatabaseError,
-];
-
 interface Service {
   name: string;
   stop(): Promise<void>;
 }
 
-interface AppExit {
+interface App extends Supervised {
   name: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface App {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<AppExit>;
 }
 
 interface Endpoints {
@@ -115,7 +76,7 @@ function watchSignals(apps: readonly App[]): {
         resolveRequested(signal);
       } else if (Date.now() - firstAt > FORCE_AFTER_MS) {
         say('Forced exit');
-        for (const app of apps) if (isRunning(app)) app.child.kill('SIGKILL');
+        for (const app of apps) if (app.running()) app.child.kill('SIGKILL');
         // Temporal and PostgreSQL are told to stop by their own exit hooks.
         process.exit(130);
       }
@@ -140,8 +101,6 @@ async function main(): Promise<number> {
   const checkpoint = (): void => {
     if (shutdown.isRequested()) throw new ShutdownRequested();
   };
-  // Detached children would outlive a crash of this script; tell them to stop whatever happens.
-  process.once('exit', () => apps.filter(isRunning).forEach((app) => app.child.kill('SIGTERM')));
 
   let exitCode = 0;
   try {
@@ -162,8 +121,14 @@ async function main(): Promise<number> {
       DATABASE_URL: endpoints.databaseUrl,
       TEMPORAL_ADDRESS: endpoints.temporalAddress,
     };
-    apps.push(spawnApp('api', 'src/server.ts', env), spawnApp('worker', 'src/worker.ts', env));
-    const firstExit = Promise.race(apps.map((app) => app.exited));
+    const stopAfterMs = config.shutdownGraceMs + KILL_MARGIN_MS;
+    apps.push(
+      spawnApp('api', 'src/server.ts', env, stopAfterMs),
+      spawnApp('worker', 'src/worker.ts', env, stopAfterMs),
+    );
+    const firstExit = Promise.race(
+      apps.map((app) => app.exited.then((exit) => ({ name: app.name, ...exit }))),
+    );
 
     const stopWaiting = new AbortController();
     const apiUp = await Promise.race([
@@ -191,7 +156,7 @@ async function main(): Promise<number> {
       exitCode = 1;
     }
   } finally {
-    await stopApps(apps, config.shutdownGraceMs + KILL_MARGIN_MS);
+    await stopApps(apps);
     await stopServices(services);
   }
   return exitCode;
@@ -277,43 +242,26 @@ async function startPostgres(): Promise<{ service: Service; url: string }> {
 /**
  * Runs an entry point under ts-node. Detached, i.e. in its own process group, so that Ctrl+C
  * reaches it once, as our SIGTERM, rather than straight from the terminal and again from us.
+ * Stopping it sends SIGTERM, then SIGKILL once `stopAfterMs` have passed.
  */
-function spawnApp(name: string, entry: string, env: NodeJS.ProcessEnv): App {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
-    cwd: ROOT,
+function spawnApp(name: string, entry: string, env: NodeJS.ProcessEnv, stopAfterMs: number): App {
+  const app = spawnEntryPoint(entry, {
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
+    inheritOutput: true,
+    stopSignals: [['SIGTERM', stopAfterMs], ['SIGKILL']],
   });
-  const exited = new Promise<AppExit>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ name, code, signal }));
-    child.once('error', (err) => {
-      console.error(`[start] Could not start the ${name}: ${err.message}`);
-      resolve({ name, code: null, signal: null });
-    });
+  void app.exited.then(({ error }) => {
+    if (error) console.error(`[start] Could not start the ${name}: ${error.message}`);
   });
-  return { name, child, exited };
+  return Object.assign(app, { name });
 }
 
-function isRunning({ child }: App): boolean {
-  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
-}
-
-async function stopApps(apps: readonly App[], killAfterMs: number): Promise<void> {
-  const running = apps.filter(isRunning);
+async function stopApps(apps: readonly App[]): Promise<void> {
+  const running = apps.filter((app) => app.running());
   if (running.length === 0) return;
   say(`Stopping ${running.map((app) => app.name).join(' and ')}`);
-  await Promise.all(
-    running.map(async (app) => {
-      app.child.kill('SIGTERM');
-      const timer = delay(killAfterMs, 'timeout' as const, { ref: false });
-      if ((await Promise.race([app.exited, timer])) === 'timeout') {
-        say(`The ${app.name} did not stop within ${killAfterMs / 1000} s; killing it`);
-        app.child.kill('SIGKILL');
-        await app.exited;
-      }
-    }),
-  );
+  await Promise.all(running.map((app) => app.stop()));
 }
 
 async function stopServices(services: readonly Service[]): Promise<void> {
@@ -379,7 +327,8 @@ function printError(err: unknown): void {
     return;
   }
   const hint = hintFor(err);
-  if (err instanceof Error && SELF_EXPLAINING_ERRORS.some((type) => err instanceof type)) {
+  // A stack error's message says what went wrong and what to do: no stack trace needed.
+  if (err instanceof StackError) {
     console.error(`[start] ${err.message}${hint}`);
     for (
       let cause = err.cause;

@@ -1,10 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { access, mkdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import {
+  errorMessage,
+  isPortFree,
+  StackError,
+  supervise,
+  type Exit,
+  type Supervised,
+} from './child-process';
 import {
   ensurePostgresUser,
   initdbAs,
@@ -32,104 +39,82 @@ export interface RunningPostgres {
 }
 
 /** Thrown when `initdb` cannot create the cluster. */
-export class EmbeddedPostgresInitError extends Error {
-  override readonly name = 'EmbeddedPostgresInitError';
-  constructor(
-    readonly dataDir: string,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
+export class EmbeddedPostgresInitError extends StackError {
+  constructor(dataDir: string, output: string, options?: { cause?: unknown }) {
     super(
       `Could not initialise a PostgreSQL cluster in ${dataDir}: ${errorMessage(options?.cause)}` +
         (isRoot()
           ? `\nRunning as root, the server runs as the "postgres" OS user, which must be able to ` +
             `reach ${dataDir} (every parent directory needs o+x).`
           : '') +
-        '\nIf the directory holds a half-made cluster, delete it and try again.' +
-        formatOutput(output),
+        '\nIf the directory holds a half-made cluster, delete it and try again.',
+      output,
       options,
     );
   }
 }
 
 /** Thrown when another program (often another PostgreSQL) already listens on the port. */
-export class EmbeddedPostgresPortInUseError extends Error {
-  override readonly name = 'EmbeddedPostgresPortInUseError';
+export class EmbeddedPostgresPortInUseError extends StackError {
   constructor(
     readonly port: number,
     options?: { cause?: unknown },
   ) {
     super(
       `Port ${port} on ${PG_HOST} is already in use, so embedded PostgreSQL cannot listen on it.`,
+      '',
       options,
     );
   }
 }
 
 /** Thrown when the server process exits (or cannot be spawned) before it accepts connections. */
-export class EmbeddedPostgresExitedError extends Error {
-  override readonly name = 'EmbeddedPostgresExitedError';
-  constructor(
-    readonly exitCode: number | null,
-    readonly signal: NodeJS.Signals | null,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
+export class EmbeddedPostgresExitedError extends StackError {
+  constructor(exit: Exit, output: string) {
     const how =
-      signal !== null
-        ? `was killed by ${signal}`
-        : exitCode !== null
-          ? `exited with code ${exitCode}`
-          : `could not be started (${errorMessage(options?.cause)})`;
+      exit.signal !== null
+        ? `was killed by ${exit.signal}`
+        : exit.code !== null
+          ? `exited with code ${exit.code}`
+          : `could not be started (${errorMessage(exit.error)})`;
     super(
       `Embedded PostgreSQL ${how} before accepting connections.` +
         (output.includes('postmaster.pid')
           ? '\nAnother PostgreSQL (perhaps left over from an earlier run) is using this data directory; stop it first.'
-          : '') +
-        formatOutput(output),
-      options,
+          : ''),
+      output,
+      { cause: exit.error },
     );
   }
 }
 
 /** Thrown when the server is running but does not accept connections in time. */
-export class EmbeddedPostgresTimeoutError extends Error {
-  override readonly name = 'EmbeddedPostgresTimeoutError';
-  constructor(
-    readonly timeoutMs: number,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
+export class EmbeddedPostgresTimeoutError extends StackError {
+  constructor(timeoutMs: number, output: string, options?: { cause?: unknown }) {
     super(
-      `Embedded PostgreSQL did not accept connections within ${timeoutMs / 1000} s.${formatOutput(output)}`,
+      `Embedded PostgreSQL did not accept connections within ${timeoutMs / 1000} s.`,
+      output,
       options,
     );
   }
 }
 
 /** Thrown when the server refuses our credentials: the cluster was made with other ones. */
-export class EmbeddedPostgresAuthError extends Error {
-  override readonly name = 'EmbeddedPostgresAuthError';
-  constructor(
-    readonly dataDir: string,
-    options?: { cause?: unknown },
-  ) {
+export class EmbeddedPostgresAuthError extends StackError {
+  constructor(dataDir: string, options?: { cause?: unknown }) {
     super(
       `Embedded PostgreSQL in ${dataDir} rejected user "${PG_USER}": ${errorMessage(options?.cause)}. ` +
         'The cluster was probably created with other credentials; delete the directory to recreate it.',
+      '',
       options,
     );
   }
 }
 
 /** Thrown when the application database cannot be created. */
-export class EmbeddedPostgresCreateDatabaseError extends Error {
-  override readonly name = 'EmbeddedPostgresCreateDatabaseError';
-  constructor(
-    readonly database: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`Could not create database "${database}": ${errorMessage(options?.cause)}`, options);
+export class EmbeddedPostgresCreateDatabaseError extends StackError {
+  constructor(database: string, options?: { cause?: unknown }) {
+    super(`Could not create database "${database}": ${errorMessage(options?.cause)}`, '', options);
   }
 }
 
@@ -143,8 +128,6 @@ const READY_TIMEOUT_MS = 30_000;
 const RETRY_INTERVAL_MS = 200;
 const FAST_SHUTDOWN_GRACE_MS = 10_000;
 const IMMEDIATE_SHUTDOWN_GRACE_MS = 5_000;
-const OUTPUT_TAIL_CHARS = 8_000;
-const OUTPUT_TAIL_LINES = 30;
 /** SQLSTATEs that retrying will not fix: bad password, unknown role. */
 const AUTH_FAILURES = new Set(['28P01', '28000']);
 const DUPLICATE_DATABASE = '42P04';
@@ -170,7 +153,7 @@ export async function startEmbeddedPostgres(
   const log = opts.log ?? (() => undefined);
   let dataDir = path.resolve(opts.dataDir);
 
-  if (!(await isPortFree(opts.port))) throw new EmbeddedPostgresPortInUseError(opts.port);
+  if (!(await isPortFree(PG_HOST, opts.port))) throw new EmbeddedPostgresPortInUseError(opts.port);
 
   let { postgres } = await loadBinaries();
   let owner = {};
@@ -189,7 +172,7 @@ export async function startEmbeddedPostgres(
         password: PG_PASSWORD,
         flags: INITDB_FLAGS,
       }).catch((err: unknown) => {
-        throw new EmbeddedPostgresInitError(dataDir, tailLines(errorMessage(err)), { cause: err });
+        throw new EmbeddedPostgresInitError(dataDir, lastLines(errorMessage(err)), { cause: err });
       });
     }
   } else if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
@@ -216,19 +199,25 @@ export async function startEmbeddedPostgres(
     // cwd: a directory the postgres OS user can enter, whatever the caller's is.
     { ...owner, cwd: '/', detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const output = captureOutput(child, log);
-  const exited = watchExit(child);
-  const stop = stopper(child, exited);
-
+  const server = supervise(child, {
+    onLine: log,
+    // SIGINT = fast shutdown (roll back open transactions, checkpoint); SIGQUIT = immediate
+    // shutdown (crash recovery on next start); SIGKILL only if even that hangs.
+    stopSignals: [
+      ['SIGINT', FAST_SHUTDOWN_GRACE_MS],
+      ['SIGQUIT', IMMEDIATE_SHUTDOWN_GRACE_MS],
+      ['SIGKILL'],
+    ],
+  });
   try {
-    await waitUntilReady({ port: opts.port, dataDir, database: opts.database }, exited, output);
+    await waitUntilReady({ port: opts.port, dataDir, database: opts.database }, server);
   } catch (err) {
-    await stop();
+    await server.stop();
     throw err;
   }
   return {
     url: `postgres://${PG_USER}:${PG_PASSWORD}@${PG_HOST}:${opts.port}/${encodeURIComponent(opts.database)}`,
-    stop,
+    stop: server.stop,
   };
 }
 
@@ -305,9 +294,7 @@ async function initialiseCluster(dataDir: string, port: number): Promise<void> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   let output = '';
   const collect = (message: unknown): void => {
-    output = (output + (message instanceof Error ? message.message : String(message))).slice(
-      -OUTPUT_TAIL_CHARS,
-    );
+    output = (output + errorMessage(message)).slice(-8_000);
   };
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -325,22 +312,23 @@ async function initialiseCluster(dataDir: string, port: number): Promise<void> {
   try {
     await cluster.initialise();
   } catch (err) {
-    throw new EmbeddedPostgresInitError(dataDir, tailLines(output), { cause: err });
+    throw new EmbeddedPostgresInitError(dataDir, lastLines(output), { cause: err });
   }
 }
 
 async function waitUntilReady(
   target: { port: number; dataDir: string; database: string },
-  exited: Promise<Exit>,
-  output: { text(): string },
+  server: Supervised,
 ): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const exitedEarly = exited.then((exit) => ({ exit }));
+  const exitedEarly = server.exited.then((exit) => ({ exit }));
   let lastError: unknown;
   for (;;) {
     const remaining = deadline - Date.now();
     if (remaining <= 0)
-      throw new EmbeddedPostgresTimeoutError(READY_TIMEOUT_MS, output.text(), { cause: lastError });
+      throw new EmbeddedPostgresTimeoutError(READY_TIMEOUT_MS, server.output(), {
+        cause: lastError,
+      });
 
     const client = new pg.Client({
       host: PG_HOST,
@@ -360,8 +348,7 @@ async function waitUntilReady(
     if ('exit' in outcome) {
       void client.end().catch(() => undefined);
       await delay(200); // let the last log lines arrive before quoting them
-      const { code, signal, error } = outcome.exit;
-      throw new EmbeddedPostgresExitedError(code, signal, output.text(), { cause: error });
+      throw new EmbeddedPostgresExitedError(outcome.exit, server.output());
     }
     if ('connected' in outcome) {
       try {
@@ -412,85 +399,9 @@ async function ensureDatabase(client: pg.Client, database: string): Promise<void
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server process.
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-/** Forwards complete lines to `log` and keeps the last part for error messages. */
-function captureOutput(child: ChildProcess, log: (m: string) => void): { text(): string } {
-  let tail = '';
-  let partial = '';
-  const onData = (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    tail = (tail + text).slice(-OUTPUT_TAIL_CHARS);
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') log(line);
-  };
-  // Always drain the pipes: a full pipe would block the server.
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  return { text: () => tailLines(tail) };
-}
-
-function watchExit(child: ChildProcess): Promise<Exit> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    // Spawn failures (e.g. EACCES on the binary) emit 'error' without 'exit'.
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-  });
-}
-
-function stopper(child: ChildProcess, exited: Promise<Exit>): () => Promise<void> {
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-  const fastShutdownOnExit = (): void => {
-    if (!hasExited) child.kill('SIGINT');
-  };
-  // Detached, the server would outlive us if we exit without stopping it.
-  process.once('exit', fastShutdownOnExit);
-
-  let stopping: Promise<void> | undefined;
-  return () => {
-    stopping ??= (async () => {
-      // SIGINT = fast shutdown (roll back open transactions, checkpoint); SIGQUIT = immediate
-      // shutdown (crash recovery on next start); SIGKILL only if even that hangs.
-      for (const [signal, graceMs] of [
-        ['SIGINT', FAST_SHUTDOWN_GRACE_MS],
-        ['SIGQUIT', IMMEDIATE_SHUTDOWN_GRACE_MS],
-        ['SIGKILL', undefined],
-      ] as const) {
-        if (hasExited) break;
-        child.kill(signal);
-        if (graceMs === undefined) await exited;
-        else await Promise.race([exited, delay(graceMs, undefined, { ref: false })]);
-      }
-      process.removeListener('exit', fastShutdownOnExit);
-    })();
-    return stopping;
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
-      else reject(err);
-    });
-    server.listen(port, PG_HOST, () => server.close(() => resolve(true)));
-  });
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -513,14 +424,7 @@ function sqlState(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function tailLines(text: string): string {
-  return text.trimEnd().split('\n').slice(-OUTPUT_TAIL_LINES).join('\n');
-}
-
-function formatOutput(output: string): string {
-  return output === '' ? '' : `\nLast output:\n${output}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** The last lines of a tool's own report (initdb's), as a process's output would be shown. */
+function lastLines(text: string): string {
+  return text.trimEnd().split('\n').slice(-30).join('\n');
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { chown, cp, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { StackError } from './child-process';
 
 /**
  * PostgreSQL refuses to run as root, so as root the embedded server runs as the `postgres` OS
@@ -21,9 +22,7 @@ export interface OsUser {
 }
 
 /** Thrown when the postgres OS user cannot be found or created. */
-export class PostgresUserError extends Error {
-  override readonly name = 'PostgresUserError';
-}
+export class PostgresUserError extends StackError {}
 
 /** The `postgres` OS user, created (with its group) if missing, as the embedded library does. */
 export async function ensurePostgresUser(user: string): Promise<OsUser> {

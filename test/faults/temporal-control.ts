@@ -1,6 +1,6 @@
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
+import { findFreePort } from '../../src/dev/child-process';
 import {
-  findFreePort,
   PortInUseError,
   startTemporalDevServer,
   type DevServer,

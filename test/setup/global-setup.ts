@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
-import {
-  findFreePort,
-  startTemporalDevServer,
-  type DevServer,
-} from '../../src/dev/temporal-dev-server';
+import { findFreePort } from '../../src/dev/child-process';
+import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
 import { Client as PgClient } from 'pg';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
 import { adminDatabaseUrl, createTestDatabase } from './databases';

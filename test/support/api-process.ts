@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { findFreePort, spawnEntryPoint } from '../../src/dev/child-process';
 import { readTestEnv } from '../setup/test-env';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,34 +25,23 @@ export async function startApiProcess(
 ): Promise<ApiProcess> {
   const testEnv = readTestEnv();
   const port = await findFreePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...(options.nodeArgs ?? []),
-      require.resolve('ts-node/dist/bin.js'),
-      '--transpile-only',
-      'src/server.ts',
-    ],
-    {
-      cwd: join(__dirname, '../..'),
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        API_HOST: '127.0.0.1',
-        API_PORT: String(port),
-        DATABASE_URL: testEnv.databaseUrl,
-        TEMPORAL_ADDRESS: testEnv.temporalAddress,
-        TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
-        OUTBOX_INTERVAL_MS: '0',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const api = spawnEntryPoint('src/server.ts', {
+    nodeFlags: options.nodeArgs,
+    tailLines: 200,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      DATABASE_URL: testEnv.databaseUrl,
+      TEMPORAL_ADDRESS: testEnv.temporalAddress,
+      TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+      OUTBOX_INTERVAL_MS: '0',
+      ...options.env,
     },
-  );
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  });
+  const { child } = api;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (
@@ -62,9 +50,9 @@ export async function startApiProcess(
       () => false,
     ))
   ) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      throw new Error(`API did not start:\n${output}`);
+    if (Date.now() > deadline || !api.running()) {
+      child.kill('SIGKILL');
+      throw new Error(`API did not start:\n${api.output()}`);
     }
     await sleep(200);
   }
@@ -72,7 +60,7 @@ export async function startApiProcess(
     child,
     port,
     url,
-    output: () => output,
+    output: () => api.output(),
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },

@@ -15,7 +15,7 @@ import { listen } from '../../src/http/listen';
 import { createTemporalClient } from '../../src/temporal/client';
 import { connectionOptions } from '../../src/temporal/connection-options';
 import { createUser } from '../../src/users/user.service';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { findFreePort } from '../../src/dev/child-process';
 import type { AppState } from '../../src/http/state';
 import { createEventWorker } from '../../src/worker/create-worker';
 import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePort } from '../../src/dev/temporal-dev-server';
+import { findFreePort } from '../../src/dev/child-process';
 
 /** The name the proxy's certificate carries; clients reach it by IP, so they override the name. */
 export const PROXY_SERVER_NAME = 'temporal.test';

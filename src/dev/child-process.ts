@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/**
+ * What every part of a local stack throws when it cannot start or run: its message says what
+ * went wrong and what to do, so no stack trace is needed, and it ends with the last lines the
+ * process printed, if any.
+ */
+export class StackError extends Error {
+  constructor(
+    message: string,
+    /** The last lines the process printed; empty when there was no process or no output. */
+    readonly output = '',
+    options?: { cause?: unknown },
+  ) {
+    super(output === '' ? message : `${message}\nLast output:\n${output}`, options);
+    this.name = new.target.name;
+  }
+}
+
+/** How a child process ended: an exit code, a signal, or a failure to spawn at all. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+/** A child process watched: its exit, the tail of its output, and a way to stop it. */
+export interface Supervised {
+  readonly child: ChildProcess;
+  /** Settles when the process exits or could not be spawned; never rejects. */
+  readonly exited: Promise<Exit>;
+  /** Whether it is still running. */
+  running(): boolean;
+  /** The last lines it printed (stdout and stderr together). */
+  output(): string;
+  /**
+   * Sends each signal of `stopSignals` in turn, waiting its grace period, until the process has
+   * exited; resolves then. Safe to call twice.
+   */
+  stop(): Promise<void>;
+}
+
+export interface SuperviseOptions {
+  /**
+   * Appends the output to this file (directories are created), or to a stream the caller keeps
+   * open across several processes; otherwise only the tail is kept.
+   */
+  logFile?: string | WriteStream;
+  /** Signals to stop with, each with how long to wait for the exit; default SIGTERM for 10 s, then SIGKILL. */
+  stopSignals?: readonly (readonly [NodeJS.Signals, number?])[];
+  /** How many of the last lines `output()` returns. */
+  tailLines?: number;
+  /** Receives each complete, non-empty line the process prints. */
+  onLine?: (line: string) => void;
+}
+
+const DEFAULT_STOP: readonly (readonly [NodeJS.Signals, number?])[] = [
+  ['SIGTERM', 10_000],
+  ['SIGKILL'],
+];
+const TAIL_CHARS = 8_000;
+
+/**
+ * Watches a spawned process (spawn it with stdout and stderr piped): drains and keeps its output,
+ * tees it to a log file, and sends it the first stop signal if this Node process exits first,
+ * since a detached child would outlive it.
+ */
+export function supervise(child: ChildProcess, options: SuperviseOptions = {}): Supervised {
+  const stopSignals = options.stopSignals ?? DEFAULT_STOP;
+  const ownLog = typeof options.logFile === 'string';
+  const log = typeof options.logFile === 'string' ? openLog(options.logFile) : options.logFile;
+  let tail = '';
+  let partial = '';
+  const onData = (chunk: Buffer): void => {
+    log?.write(chunk);
+    const text = chunk.toString('utf8');
+    tail = (tail + text).slice(-TAIL_CHARS);
+    if (options.onLine) {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') options.onLine(line);
+    }
+  };
+  // Always drain the pipes: a full pipe would block the child.
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+
+  let hasExited = false;
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    // Spawn failures (ENOENT, EACCES) emit 'error' without 'exit'.
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+  }).then((exit) => {
+    hasExited = true;
+    log?.write(`--- exit code ${exit.code} signal ${exit.signal}\n`);
+    return exit;
+  });
+  const onOurExit = (): void => {
+    if (!hasExited) child.kill(stopSignals[0]![0]);
+  };
+  process.once('exit', onOurExit);
+  void exited.then(() => process.removeListener('exit', onOurExit));
+
+  let stopping: Promise<void> | undefined;
+  return {
+    child,
+    exited,
+    running: () => !hasExited,
+    output: () =>
+      tail
+        .trimEnd()
+        .split('\n')
+        .slice(-(options.tailLines ?? 30))
+        .join('\n'),
+    stop() {
+      stopping ??= (async () => {
+        for (const [signal, graceMs] of stopSignals) {
+          if (hasExited) break;
+          child.kill(signal);
+          if (graceMs === undefined) await exited;
+          else await Promise.race([exited, delay(graceMs, undefined, { ref: false })]);
+        }
+        if (ownLog) await new Promise<void>((resolve) => log!.end(resolve));
+      })();
+      return stopping;
+    },
+  };
+}
+
+function openLog(file: string): WriteStream {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const stream = createWriteStream(file, { flags: 'a' });
+  // A broken log file must not take the process down with it.
+  stream.on('error', () => undefined);
+  return stream;
+}
+
+/** The project root: entry points run from here, so their relative requires resolve. */
+export const PROJECT_ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Runs one of the project's TypeScript entry points (`src/server.ts`, `src/worker.ts`) in a Node
+ * process of its own under ts-node, configured only by `env`, as in production, and supervises
+ * it. `detached` gives it a process group of its own, so that Ctrl+C in a terminal reaches it
+ * only through whoever stops it.
+ */
+export function spawnEntryPoint(
+  entry: string,
+  options: SuperviseOptions & {
+    env: NodeJS.ProcessEnv;
+    nodeFlags?: readonly string[];
+    detached?: boolean;
+    /** Print straight to this process's stdout and stderr instead of keeping the output. */
+    inheritOutput?: boolean;
+  },
+): Supervised {
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeFlags ?? []), '-r', 'ts-node/register/transpile-only', entry],
+    {
+      cwd: PROJECT_ROOT,
+      env: options.env,
+      detached: options.detached ?? false,
+      stdio: [
+        'ignore',
+        options.inheritOutput ? 'inherit' : 'pipe',
+        options.inheritOutput ? 'inherit' : 'pipe',
+      ],
+    },
+  );
+  return supervise(child, options);
+}
+
+/** Whether nothing listens on `host:port` right now. */
+export function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
+      else reject(err);
+    });
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Asks the OS for a currently unused TCP port (by listening on port 0), for tests and experiments
+ * that need a server of their own. Another process may take it before you bind it.
+ */
+export function findFreePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const bound = server.address();
+      server.close(() => {
+        if (bound !== null && typeof bound === 'object') resolve(bound.port);
+        else reject(new Error(`Could not read the port bound on ${host}`));
+      });
+    });
+  });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
