@@ -1,23 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import type { createActivities } from '../../activities';
-import { createApp } from '../../src/app';
-import { startConfiguredOutbox } from '../../src/events/outbox';
 import { loadConfig, type Config } from '../../src/config';
-import { runMigrations } from '../../src/db/migrate';
-import { createOrm, type Orm } from '../../src/db/orm';
-import { ensureTemporalCli } from '../../src/dev/temporal-cli';
+import type { Orm } from '../../src/db/orm';
 import { findFreePort } from '../../src/dev/child-process';
+import { startInProcessService } from '../../src/dev/in-process-service';
+import { createScratchDatabase } from '../../src/dev/scratch-database';
+import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
 import { createLogger } from '../../src/logger';
-import { createTemporalClient } from '../../src/temporal/client';
-import { connectionOptions } from '../../src/temporal/connection-options';
 import { createUser } from '../../src/users/user.service';
-import { createEventWorker } from '../../src/worker/create-worker';
 import { installTemporalRuntime } from '../../src/worker/runtime';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -97,20 +89,21 @@ async function start(
 
   const temporalCli = await ensureTemporalCli(opts.log);
   opts.log('starting a Temporal dev server and a fresh database');
-  const [server, databaseUrl] = await Promise.all([
+  const [server, database] = await Promise.all([
     (async () =>
       startTemporalDevServer({
         executable: temporalCli,
         port: await findFreePort(),
         uiPort: opts.withUi ? await findFreePort() : undefined,
       }))(),
-    createDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_ADMIN_URL, `ops_${suffix}`),
+    createScratchDatabase(
+      process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_ADMIN_URL,
+      `ops_${suffix}`,
+    ),
   ]);
   cleanups.push(() => server.stop());
-  cleanups.push(() =>
-    dropDatabase(process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_ADMIN_URL, databaseUrl),
-  );
-  await runMigrations(databaseUrl);
+  cleanups.push(() => database.drop());
+  const databaseUrl = database.url;
 
   const config = loadConfig({
     NODE_ENV: 'production',
@@ -121,42 +114,16 @@ async function start(
     SHUTDOWN_GRACE_MS: '2000',
     ...opts.env,
   });
-  const orm = await createOrm(config.database);
-  cleanups.push(() => orm.close(true));
-
   opts.log('bundling the workflows and starting a worker');
-  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-  cleanups.push(() => connection.close());
-  const worker: Worker = await createEventWorker({
+  const service = await startInProcessService({
     config,
-    orm,
     logger,
-    connection,
-    wrapActivities: opts.wrapActivities,
+    worker: { wrapActivities: opts.wrapActivities },
   });
-  const workerRun = worker.run();
-  cleanups.push(async () => {
-    worker.shutdown();
-    await workerRun;
-  });
+  cleanups.push(() => service.stop());
+  const { orm, temporal, worker } = service;
 
-  const temporal = createTemporalClient(config.temporal);
-  cleanups.push(() => temporal.connection.close());
-  const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
-  cleanups.push(() => outbox.stop());
-  const app = createApp({ config, orm, temporal, logger, outbox });
-  const api = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        api.close(() => resolve());
-        api.closeAllConnections();
-      }),
-  );
-
-  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  const apiUrl = service.baseUrl;
   return {
     config,
     orm,
@@ -166,7 +133,7 @@ async function start(
     uiUrl: server.uiUrl,
     databaseUrl,
     apiUrl,
-    workerIdentity: worker.options.identity,
+    workerIdentity: worker!.options.identity,
     createUser: async () => {
       const { id, token } = await createUser(
         orm.em.fork(),
@@ -194,26 +161,4 @@ async function postEvent(
     throw new Error(`POST /api/v1/events answered ${res.status}: ${JSON.stringify(answer)}`);
   }
   return { eventId: answer.event_id, workflowId: answer.workflow_id };
-}
-
-async function createDatabase(adminUrl: string, name: string): Promise<string> {
-  await withAdmin(adminUrl, (pg) => pg.query(`create database "${name}"`));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabase(adminUrl: string, databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  await withAdmin(adminUrl, (pg) => pg.query(`drop database if exists "${name}" with (force)`));
-}
-
-async function withAdmin(adminUrl: string, run: (pg: PgClient) => Promise<unknown>): Promise<void> {
-  const pg = new PgClient({ connectionString: adminUrl });
-  await pg.connect();
-  try {
-    await run(pg);
-  } finally {
-    await pg.end();
-  }
 }

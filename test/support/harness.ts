@@ -1,23 +1,16 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Koa from 'koa';
 import type { createActivities } from '../../activities';
-import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
-import { createOrm, type Orm } from '../../src/db/orm';
+import type { Orm } from '../../src/db/orm';
 import { createLogger, type Logger } from '../../src/logger';
 import type { Tracing } from '../../src/tracing';
-import { startConfiguredOutbox, type Outbox } from '../../src/events/outbox';
-import { listen } from '../../src/http/listen';
-import { createTemporalClient } from '../../src/temporal/client';
-import { connectionOptions } from '../../src/temporal/connection-options';
+import type { Outbox } from '../../src/events/outbox';
 import { createUser } from '../../src/users/user.service';
 import { findFreePort } from '../../src/dev/child-process';
+import { startInProcessService, type InProcessService } from '../../src/dev/in-process-service';
 import type { AppState } from '../../src/http/state';
-import { createEventWorker } from '../../src/worker/create-worker';
 import { serveMetrics, type MetricsServer } from '../../src/worker/metrics-server';
 import { installTemporalRuntime } from '../../src/worker/runtime';
 import { createWorkerMetrics } from '../../src/worker/worker-metrics';
@@ -81,24 +74,32 @@ export interface ApiResponse<T = any> {
  */
 export class Harness {
   private constructor(
+    private readonly service: InProcessService,
     readonly config: Config,
-    readonly orm: Orm,
-    readonly temporal: Client,
-    readonly baseUrl: string,
-    /** The Koa app behind `baseUrl`, for tests that inspect its routers. */
-    readonly app: Koa<AppState>,
     /** The worker's own metrics endpoint; undefined with `noWorker`. */
     readonly workerMetricsUrl: string | undefined,
     /** The Temporal SDK's metrics endpoint of this test process. */
     readonly sdkMetricsUrl: string,
-    private readonly server: Server,
-    private readonly worker: Worker | undefined,
-    private readonly workerRun: Promise<void> | undefined,
     private readonly metricsServer: MetricsServer | undefined,
-    private readonly connection: NativeConnection,
-    /** Starts what the API commits; tests may read its backlog figures. */
-    readonly outbox: Outbox,
   ) {}
+
+  get orm(): Orm {
+    return this.service.orm;
+  }
+  get temporal(): Client {
+    return this.service.temporal;
+  }
+  get baseUrl(): string {
+    return this.service.baseUrl;
+  }
+  /** The Koa app behind `baseUrl`, for tests that inspect its routers. */
+  get app(): Koa<AppState> {
+    return this.service.app;
+  }
+  /** Starts what the API commits; tests may read its backlog figures. */
+  get outbox(): Outbox {
+    return this.service.outbox;
+  }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const testEnv = readTestEnv();
@@ -119,61 +120,33 @@ export class Harness {
     });
     const { sdkMetricsUrl } = await ensureRuntime();
     const logger = options.logger ?? createLogger(config.logLevel, {}, options.logDestination);
-    const orm = await createOrm(config.database);
-    const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-    let worker: Worker | undefined;
-    let workerRun: Promise<void> | undefined;
-    let metricsServer: MetricsServer | undefined;
-    if (!options.noWorker) {
-      const metrics = createWorkerMetrics({ maxEventTypes: config.metrics.maxEventTypes });
-      worker = await createEventWorker({
-        config,
-        orm,
-        logger,
-        connection,
+    const metrics = createWorkerMetrics({ maxEventTypes: config.metrics.maxEventTypes });
+    const service = await startInProcessService({
+      config,
+      logger,
+      worker: !options.noWorker && {
         workflowBundle: { codePath: options.workflowBundlePath ?? testEnv.workflowBundlePath },
         wrapActivities: options.wrapActivities,
         metrics,
-        tracing: options.tracing,
-      });
-      metricsServer = await serveMetrics(metrics.registry, {
+      },
+      apiTemporalAddress: options.apiTemporalAddress,
+      tracing: options.tracing,
+    });
+    const metricsServer =
+      service.worker &&
+      (await serveMetrics(metrics.registry, {
         host: '127.0.0.1',
         port: 0,
         token: config.metrics.token,
         logger,
-        health: workerProbes(worker, orm, connection),
-      });
-      workerRun = worker.run();
-    }
-    const temporal = createTemporalClient(
-      { ...config.temporal, address: options.apiTemporalAddress ?? config.temporal.address },
-      { tracing: options.tracing !== undefined },
-    );
-    const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
-    const app = createApp({
-      config,
-      orm,
-      temporal,
-      logger,
-      outbox,
-      tracer: options.tracing?.tracer,
-    });
-    const server = await listen(app, 0, '127.0.0.1');
-    const { port } = server.address() as AddressInfo;
+        health: workerProbes(service.worker, service.orm, service.connection),
+      }));
     return new Harness(
+      service,
       config,
-      orm,
-      temporal,
-      `http://127.0.0.1:${port}`,
-      app,
       metricsServer && `http://127.0.0.1:${metricsServer.port}/metrics`,
       sdkMetricsUrl,
-      server,
-      worker,
-      workerRun,
       metricsServer,
-      connection,
-      outbox,
     );
   }
 
@@ -246,18 +219,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
-    await this.outbox.stop();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-    if (this.worker) {
-      this.worker.shutdown();
-      await this.workerRun;
-    }
     await this.metricsServer?.close();
-    await this.connection.close();
-    await this.temporal.connection.close();
-    await this.orm.close(true);
+    await this.service.stop();
   }
 }
