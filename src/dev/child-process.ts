@@ -110,12 +110,7 @@ export function supervise(child: ChildProcess, options: SuperviseOptions = {}): 
     child,
     exited,
     running: () => !hasExited,
-    output: () =>
-      tail
-        .trimEnd()
-        .split('\n')
-        .slice(-(options.tailLines ?? 30))
-        .join('\n'),
+    output: () => lastLines(tail, options.tailLines),
     stop() {
       stopping ??= (async () => {
         for (const [signal, graceMs] of stopSignals) {
@@ -205,6 +200,11 @@ export function findFreePort(host = '127.0.0.1'): Promise<number> {
       });
     });
   });
+}
+
+/** The last `count` lines of a process's output or a tool's report, for error messages. */
+export function lastLines(text: string, count = 30): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
 }
 
 export function errorMessage(err: unknown): string {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import {
   errorMessage,
   isPortFree,
+  lastLines,
   StackError,
   supervise,
   type Exit,
@@ -422,9 +423,4 @@ function property(value: unknown, key: string): unknown {
 function sqlState(err: unknown): string | undefined {
   const code = property(err, 'code');
   return typeof code === 'string' ? code : undefined;
-}
-
-/** The last lines of a tool's own report (initdb's), as a process's output would be shown. */
-function lastLines(text: string): string {
-  return text.trimEnd().split('\n').slice(-30).join('\n');
 }

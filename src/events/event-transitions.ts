@@ -27,8 +27,6 @@ const within = (scope: EventScope): { where: string; id: string } =>
     ? { where: 'id = $1', id: scope.eventId }
     : { where: 'batch_id = $1', id: scope.batchId };
 
-const COUNT_BY_TYPE = 'select event_type, count(*)::int as n from moved group by 1';
-
 /**
  * A run takes the events up (anything not processed -> `processing`), counting one attempt per
  * run: a retried step of the same run does not count again. Returns `returning` of each row
@@ -85,7 +83,7 @@ export function markFailed(sql: Sql, scope: EventScope, reason: string): Promise
           set ${setStatus('failed')}, processing_error = $2, last_error = $2
         where ${where} and status in ('received', 'queued', 'processing')
        returning event_type)
-     ${COUNT_BY_TYPE}`,
+     select event_type, count(*)::int as n from moved group by 1`,
     [id, reason],
   );
 }

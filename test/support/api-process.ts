@@ -62,7 +62,7 @@ export async function startApiProcess(
     url,
     output: () => api.output(),
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (api.running()) child.kill('SIGKILL');
     },
   };
 }
