@@ -315,9 +315,10 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
 
     /**
      * Starts a new processing run of an event that has none: a failed one, after a fix, or one
-     * left `received`, `queued` or `processing` by a run that was terminated, timed out or
-     * lost (nothing else would ever move it on). Idempotent while a run is going on: the call
-     * reports that run and starts nothing. The run gets the event's own workflow id, so
+     * left `queued` or `processing` by a run that was terminated, timed out or lost (nothing
+     * else would ever move it on). Idempotent while a run is going on or about to: the call
+     * reports that run and starts nothing. A `received` event is the outbox's, which starts it
+     * (again, if its run ended before it was marked queued). The run gets the event's own workflow id, so
      * Temporal keeps earlier runs of it visible beside the new one.
      */
     async reprocess(
@@ -337,7 +338,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       // here guards the claim, and Temporal refuses a second start of the same workflow id,
       // so concurrent calls start one run between them.
       const orphaned =
-        event.status !== 'failed' &&
+        (event.status === 'queued' || event.status === 'processing') &&
         !(await workflows.isRunning(event.workflowId).catch((err: unknown) => {
           logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
           throw new ServiceUnavailableError(
