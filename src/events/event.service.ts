@@ -42,6 +42,8 @@ export interface StoredEvent {
 
 /** The unique constraint on a user's batch keys (migration 20261202032800). */
 const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
+/** How long reprocess waits for a failed event's run to close before starting a new one. */
+const CLOSING_RUN_WAIT_MS = 5_000;
 
 /**
  * Rows with keys sorted by key, keyless ones after: inserting a user's keys always in one
@@ -337,17 +339,21 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       // Only Temporal knows whether an unfinished event's run is still alive. The status seen
       // here guards the claim, and Temporal refuses a second start of the same workflow id,
       // so concurrent calls start one run between them.
-      const orphaned =
-        (event.status === 'queued' || event.status === 'processing') &&
-        !(await workflows.isRunning(event.workflowId).catch((err: unknown) => {
-          logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
-          throw new ServiceUnavailableError(
-            'Temporal cannot tell whether the event is being processed; retry later',
-          );
-        }));
+      // A failed event's run marks it failed as its last step and closes right after: a new
+      // start before that would be refused as a duplicate of the closing run, and the event
+      // left queued. So the closing run is waited for, briefly.
+      const runGone =
+        event.status !== 'received' &&
+        !(await workflows
+          .isRunning(event.workflowId, event.status === 'failed' ? CLOSING_RUN_WAIT_MS : 0)
+          .catch((err: unknown) => {
+            logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
+            throw new ServiceUnavailableError(
+              'Temporal cannot tell whether the event is being processed; retry later',
+            );
+          }));
       const claimed =
-        (event.status === 'failed' || orphaned) &&
-        (await markReceivedAgain(sqlFor(em), id, event.status, workflowId));
+        runGone && (await markReceivedAgain(sqlFor(em), id, event.status, workflowId));
       if (!claimed) {
         // Its run is still going on, or another call just claimed the event.
         const current = await em.findOneOrFail(

@@ -31,10 +31,11 @@ export interface EventWorkflowStarter {
   /** Starts processing of a committed batch; same contract as `startEvent`. */
   startBatch(batch: { id: string; userId: string }): Promise<boolean>;
   /**
-   * Whether the workflow's latest run is still running: false when it closed (completed,
-   * failed, terminated, timed out...) or was never started. Throws when Temporal cannot say.
+   * Whether the workflow's latest run is still running after waiting up to `waitMs` for it to
+   * close: false when it closed (completed, failed, terminated, timed out...) or was never
+   * started. Throws when Temporal cannot say.
    */
-  isRunning(workflowId: string): Promise<boolean>;
+  isRunning(workflowId: string, waitMs?: number): Promise<boolean>;
 }
 
 /** Starts event workflows with the configured policy on the configured task queue. */
@@ -90,15 +91,20 @@ export function createEventWorkflowStarter(
           ],
         }),
       ),
-    isRunning: async (workflowId) => {
-      try {
-        const description = await client.withDeadline(Date.now() + temporal.startTimeoutMs, () =>
-          client.workflow.getHandle(workflowId).describe(),
-        );
-        return description.status.name === 'RUNNING';
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
+    isRunning: async (workflowId, waitMs = 0) => {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        try {
+          const description = await client.withDeadline(Date.now() + temporal.startTimeoutMs, () =>
+            client.workflow.getHandle(workflowId).describe(),
+          );
+          if (description.status.name !== 'RUNNING') return false;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        }
+        if (Date.now() >= deadline) return true;
+        await new Promise((r) => setTimeout(r, 50));
       }
     },
   };
