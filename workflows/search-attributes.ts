@@ -12,12 +12,18 @@ export const UserIdKey = defineSearchAttributeKey('UserId', SearchAttributeType.
 export const BatchIdKey = defineSearchAttributeKey('BatchId', SearchAttributeType.KEYWORD);
 export const EventStatusKey = defineSearchAttributeKey('EventStatus', SearchAttributeType.KEYWORD);
 
-/** Every custom attribute with its type, as `temporal operator search-attribute create` takes them. */
-export const SEARCH_ATTRIBUTES = [
+/** Every custom attribute: registered on dev servers, listed in the runbook. */
+export const SEARCH_ATTRIBUTE_KEYS = [
   EventIdKey,
   EventNameKey,
   EventTypeKey,
   UserIdKey,
   BatchIdKey,
   EventStatusKey,
-].map((k) => ({ name: k.name, type: 'Keyword' as const }));
+];
+
+/** Each attribute with its type as `temporal operator search-attribute create` takes it. */
+export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => ({
+  name: k.name,
+  type: 'Keyword' as const,
+}));

@@ -210,3 +210,73 @@ export function lastLines(text: string, count = 30): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** "exited with code 1", "was killed by SIGKILL" or "could not be started (...)". */
+export function describeExit(exit: Exit): string {
+  if (exit.signal !== null) return `was killed by ${exit.signal}`;
+  if (exit.code !== null) return `exited with code ${exit.code}`;
+  return `could not be started (${errorMessage(exit.error)})`;
+}
+
+/**
+ * Runs `probe` until it succeeds, giving up when the process exits, when `probe` throws a
+ * StackError (a failure that waiting will not fix), or after `timeoutMs`.
+ */
+export async function waitUntilReady<T>(
+  server: Supervised,
+  name: string,
+  probe: (attemptTimeoutMs: number) => Promise<T>,
+  opts: { timeoutMs?: number; exitHint?: (output: string) => string } = {},
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const exited = server.exited.then((exit) => ({ exit }));
+  let lastError: unknown;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      throw new StackError(
+        `${name} was not ready within ${timeoutMs / 1000} s (${errorMessage(lastError)}).`,
+        server.output(),
+        { cause: lastError },
+      );
+    }
+    const attempt = probe(Math.min(remaining, 2_000)).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    const outcome = await Promise.race([attempt, exited]);
+    if ('exit' in outcome) {
+      await delay(200); // the last lines of output are still on their way
+      const output = server.output();
+      throw new StackError(
+        `${name} ${describeExit(outcome.exit)} before it was ready.${opts.exitHint?.(output) ?? ''}`,
+        output,
+        { cause: outcome.exit.error },
+      );
+    }
+    if ('value' in outcome) return outcome.value;
+    if (outcome.error instanceof StackError) throw outcome.error;
+    lastError = outcome.error;
+    await delay(250);
+  }
+}
+
+/** Waits until `url` answers 200, as `waitUntilReady` waits: for the API's `/health` or `/ready`. */
+export function waitForHttp(
+  server: Supervised,
+  name: string,
+  url: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  return waitUntilReady(
+    server,
+    name,
+    async (attemptMs) => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(attemptMs) });
+      await res.body?.cancel();
+      if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+    },
+    { timeoutMs },
+  );
+}

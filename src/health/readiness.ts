@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { readinessSchema } from '../http/health.routes';
 import { summarizeDatabaseError } from '../db/safe-errors';
 
 /** A dependency the readiness probe checks; `check` throws or resolves false when it is down. */
@@ -8,12 +10,8 @@ export interface ReadinessCheck {
 
 export interface Readiness {
   ready: boolean;
-  body: {
-    status: 'ready' | 'not_ready';
-    checks: Record<string, 'ok' | 'unavailable'>;
-    /** Why each unavailable dependency is, in a short phrase (codes and names, never SQL). */
-    reasons?: Record<string, string>;
-  };
+  /** The `/ready` body but for the figures the route adds. */
+  body: Omit<z.infer<typeof readinessSchema>, 'backlog'>;
 }
 
 /** Runs every check at once, each bounded by `timeoutMs` so a hung dependency reads as down. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { findFreePort } from '../../src/dev/child-process';
-import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
 import { Client as PgClient } from 'pg';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embedded-postgres';
 import { adminDatabaseUrl, createTestDatabase } from './databases';
@@ -13,7 +14,7 @@ import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
 declare global {
   // Shared with global-teardown, which runs in the same process.
-  var __temporalDevServer: DevServer | undefined;
+  var __temporalDevServer: TestWorkflowEnvironment | undefined;
   var __embeddedPostgres: RunningPostgres | undefined;
 }
 
@@ -26,7 +27,7 @@ export default async function globalSetup(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'event-ingestion-test-'));
 
   const [temporalAddress, databaseUrl, workflowBundlePath] = await Promise.all([
-    startTemporal(dir),
+    startTemporal(),
     ensurePostgres(dir).then(() => createTestDatabase(dbName)),
     bundle(dir),
   ]);
@@ -37,13 +38,16 @@ export default async function globalSetup(): Promise<void> {
   process.env[TEST_ENV_VARIABLE] = file;
 }
 
-async function startTemporal(dir: string): Promise<string> {
+async function startTemporal(): Promise<string> {
   if (process.env.TEST_TEMPORAL_ADDRESS) return process.env.TEST_TEMPORAL_ADDRESS;
-  const executable = await ensureTemporalCli((m) => console.log(m));
-  const server = await startTemporalDevServer({
-    executable,
-    port: await findFreePort(),
-    logFile: join(dir, 'temporal.log'),
+  const path = await ensureTemporalCli((m) => console.log(m));
+  // The SDK's own dev server, from the CLI found here: its download would not reach GitHub.
+  const server = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path },
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      log: { format: 'pretty', level: 'warn' },
+    },
   });
   globalThis.__temporalDevServer = server;
   return server.address;

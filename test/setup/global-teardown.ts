@@ -1,4 +1,4 @@
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__temporalDevServer?.stop();
+  await globalThis.__temporalDevServer?.teardown();
   await globalThis.__embeddedPostgres?.stop();
 }

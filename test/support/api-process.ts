@@ -1,9 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { findFreePort, spawnEntryPoint } from '../../src/dev/child-process';
+import { findFreePort, spawnEntryPoint, waitForHttp } from '../../src/dev/child-process';
 import { readTestEnv } from '../setup/test-env';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The API as a process of its own, for tests that signal it or read its memory. */
 export interface ApiProcess {
@@ -43,19 +41,10 @@ export async function startApiProcess(
   });
   const { child } = api;
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (
-    !(await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline || !api.running()) {
-      child.kill('SIGKILL');
-      throw new Error(`API did not start:\n${api.output()}`);
-    }
-    await sleep(200);
-  }
+  await waitForHttp(api, 'The API', `${url}/health`).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     child,
     port,
