@@ -1,8 +1,4 @@
-/**
- * The worker of measurement a: runs only the bench's trivial workflow, with the service's own
- * configuration (Temporal address, task queue, concurrency limits), in a process of its own as the
- * service's worker runs.
- */
+// The worker of measurement a: only the trivial workflow, with the service's own settings.
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
@@ -17,7 +13,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    workflowsPath: require.resolve('./workflows/noop.workflow'),
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     shutdownGraceTime: config.shutdownGraceMs,
   });

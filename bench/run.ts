@@ -1,41 +1,54 @@
 /**
- * `npm run bench` (`npm run bench:quick` for a short smoke run): measures the service as it runs
- * in production, with the API and the worker as separate processes, a Temporal dev server and
- * PostgreSQL, and prints one table. See `bench/options.ts` for the command line.
- *
- * Exit code: 0 when every check passed (and, with --strict, every target was met), 1 when a check
- * failed (a figure cannot be trusted), 2 for a bad command line.
+ * `npm run bench` (`npm run bench:quick` for a smoke run): measures the service as it runs in
+ * production and prints one table; `--help` lists the options. Exits 1 when a check failed (a
+ * figure cannot be trusted), 2 for a bad command line.
  */
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureTemporalCli } from '../src/dev/temporal-cli';
-import { BenchCheckError, BenchTimeoutError } from './errors';
-import { describeMachine } from './machine';
+import { parseOptions, UsageError } from './options';
 import { ProcessSampler } from './process-sampler';
-import { parseOptions, UsageError, type BenchOptions, type Scenario } from './options';
-import { PAYLOAD_BYTES } from './payloads';
 import { ProgressBar } from './progress';
-import { evaluateTargets, formatTable } from './report';
-import { measured, type BenchResults } from './results';
-import { batchRound, probeBatchEndpoint } from './scenarios/batch';
-import type { ScenarioContext } from './scenarios/context';
+import {
+  describeMachine,
+  evaluateTargets,
+  formatTable,
+  measured,
+  type BenchResults,
+} from './report';
 import { engineRound } from './scenarios/engine-ceiling';
-import { postgresRound, preparePostgresCeiling } from './scenarios/postgres-ceiling';
-import { singleEventRound } from './scenarios/single-event';
+import { CheckError, PAYLOAD_BYTES, eventRound, type Progress } from './scenarios/events';
+import { postgresRound } from './scenarios/postgres-ceiling';
 import { startStack, type Stack } from './stack';
 
 const RESULTS_DIR = path.join(__dirname, 'results');
 
+/** A phase of the run: its first letter is the measurement's. */
+interface Step {
+  phase: string;
+  label: string;
+  /** Rough seconds a measured round takes, so the progress bar moves evenly. */
+  seconds: number;
+  /** One round, of `size(n)` of each count: half of it in the warm-up. */
+  round(size: (n: number) => number, progress: Progress): Promise<Record<string, number>>;
+}
+
 async function main(): Promise<number> {
   const opts = parseOptions();
-  const plan = opts.plan;
-  const runs = (s: Scenario): boolean => opts.only.has(s);
-  const progress = new ProgressBar(estimateWeight(opts));
+  const { plan } = opts;
+  const progress = new ProgressBar();
   const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
 
   progress.begin('starting Temporal, PostgreSQL, API and worker', 25);
-  const temporalCli = await ensureTemporalCli((m) => progress.note(m));
-  const stack = await startStack(opts, runs('a'), (m) => progress.note(m));
+  const stack = await startStack(
+    {
+      databaseName: 'ei_bench',
+      serviceEnv: opts.serviceEnv,
+      engineWorker: opts.only.has('a'),
+      cpuProfile: opts.cpuProfile,
+    },
+    (m) => progress.note(m),
+  );
   // Ctrl+C (or a CI timeout) must not leave the dev server and the service running.
   const onSignal = (signal: NodeJS.Signals): void => {
     progress.note(`${signal}: stopping everything the bench started`);
@@ -43,11 +56,47 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const sampler = new ProcessSampler({
-    ...Object.fromEntries(stack.children.map((c) => [c.name, c.pid])),
-    'temporal dev server': stack.temporalPid,
+
+  const single = (letter: 'b' | 'e', clients: number, events: number): Step => ({
+    phase: `${letter}${clients}`,
+    label: `${letter}: ${letter === 'b' ? 'single event' : 'accept latency'}, ${clients} client${clients === 1 ? '' : 's'}`,
+    seconds: events / 25,
+    round: (size, p) => eventRound(stack, clients, size(events), undefined, p),
   });
-  const { rows: pgVersion } = await stack.pg.query<{ v: string }>(
+  const steps = (
+    [
+      {
+        phase: 'd',
+        label: 'd: PostgreSQL ceiling',
+        seconds: plan.pgRows / 15_000,
+        round: (size, p) =>
+          postgresRound(stack, size(plan.pgRows), plan.batchSize, plan.pgConnections, p),
+      },
+      {
+        phase: 'a',
+        label: 'a: engine ceiling',
+        seconds: plan.engineWorkflows / 30,
+        round: (size, p) =>
+          engineRound(stack, size(plan.engineWorkflows), plan.engineConcurrency, p),
+      },
+      single('e', 1, plan.acceptUnloadedRequests),
+      ...opts.singleEventClients.map((clients) =>
+        single('b', clients, plan.singleEvents[clients]!),
+      ),
+      single('e', plan.acceptLoadedConcurrency, plan.acceptLoadedRequests),
+      {
+        phase: 'c',
+        label: 'c: batch',
+        seconds: (plan.batchesPerRound * plan.batchSize) / 1500,
+        round: (size, p) =>
+          eventRound(stack, plan.batchConcurrency, size(plan.batchesPerRound), plan.batchSize, p),
+      },
+    ] as Step[]
+  ).filter((step) => opts.only.has(step.phase[0]!));
+  progress.total = 27 + steps.reduce((n, step) => n + step.seconds * (plan.rounds + 0.5), 0);
+
+  const sampler = new ProcessSampler(stack.processes);
+  const { rows } = await stack.pg.query<{ v: string }>(
     `select current_setting('server_version') as v`,
   );
   const results: BenchResults = {
@@ -55,213 +104,82 @@ async function main(): Promise<number> {
     finishedAt: '',
     label: opts.label,
     plan: plan.name,
-    machine: await describeMachine(temporalCli, pgVersion[0]!.v),
-    setup: {
-      temporalDb: opts.temporalDb,
-      sqlitePragmas: opts.sqlitePragmas,
-      nodeFlags: opts.nodeFlags,
-      serviceEnv: opts.serviceEnv,
-      payloadBytes: PAYLOAD_BYTES,
-    },
+    machine: await describeMachine(stack.temporalCli, rows[0]!.v),
+    serviceEnv: opts.serviceEnv,
+    payloadBytes: PAYLOAD_BYTES,
+    figures: {},
     f: {},
     workByPhase: {},
-    ratios: {},
     targets: [],
     checkFailures: [],
   };
-
-  /** Runs a warm-up round and `plan.rounds` measured ones; a failed check voids the figure. */
-  const repeat = async <R extends object>(
-    label: string,
-    phase: string,
-    weight: number,
-    round: (ctx: ScenarioContext) => Promise<R>,
-    units?: (r: R) => number,
-  ): Promise<R[] | undefined> => {
-    progress.begin(label, weight);
-    sampler.setPhase(phase);
-    const total = plan.rounds + 1;
-    const out: R[] = [];
-    try {
-      for (let i = 0; i < total; i++) {
-        const tag = i === 0 ? 'warm-up' : `round ${i}/${plan.rounds}`;
-        const ctx: ScenarioContext = {
-          stack,
-          plan,
-          warmUp: i === 0,
-          size: (n) => (i === 0 ? Math.ceil(n / 2) : n),
-          progress: (fraction, detail) =>
-            progress.update((i + fraction) / total, `${tag}: ${detail}`),
-        };
-        const r = await round(ctx);
-        if (units) results.workByPhase[phase] = (results.workByPhase[phase] ?? 0) + units(r);
-        if (i > 0) out.push(r);
-      }
-      progress.note(
-        `${label}: ${JSON.stringify(measured(out).median, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`,
-      );
-      return out;
-    } catch (err) {
-      if (!(err instanceof BenchCheckError || err instanceof BenchTimeoutError)) throw err;
-      results.checkFailures.push(`${label}: ${err.message}`);
-      progress.note(`CHECK FAILED in ${label}: ${err.message}`);
-      return undefined;
-    }
-  };
-
-  let exitCode = 0;
   try {
-    if (runs('d')) {
-      await preparePostgresCeiling(stack.pg);
-      const user = await stack.newUser();
-      const d = await repeat('d: PostgreSQL ceiling', 'd', weightOf(opts, 'd'), (ctx) =>
-        postgresRound(ctx, user.id),
-      );
-      if (d) results.d = measured(d);
-    }
-    if (runs('a')) {
-      const a = await repeat(
-        'a: engine ceiling',
-        'a',
-        weightOf(opts, 'a'),
-        (ctx) => engineRound(ctx, `${Date.now()}`),
-        (r) => r.workflows,
-      );
-      if (a) results.a = measured(a);
-    }
-    if (runs('e')) {
-      const unloaded = await repeat(
-        'e: accept latency, 1 client',
-        'e1',
-        weightOf(opts, 'e') / 3,
-        (ctx) => singleEventRound(ctx, 1, plan.acceptUnloadedRequests),
-        (r) => r.events,
-      );
-      if (unloaded) results.e = { unloaded: measured(unloaded), loaded: measured([]) };
-    }
-    if (runs('b')) {
-      results.b = {};
-      for (const conc of opts.singleEventClients) {
-        const b = await repeat(
-          `b: single event, ${conc} client${conc === 1 ? '' : 's'}`,
-          `b${conc}`,
-          weightOf(opts, 'b') * (plan.singleEvents[conc]! / totalSingleEvents(opts)),
-          (ctx) => singleEventRound(ctx, conc, plan.singleEvents[conc]!),
-          (r) => r.events,
+    for (const { phase, label, seconds, round } of steps) {
+      progress.begin(label, seconds * (plan.rounds + 0.5));
+      sampler.setPhase(phase);
+      const total = plan.rounds + 1;
+      const out: Record<string, number>[] = [];
+      try {
+        for (let i = 0; i < total; i++) {
+          const tag = i === 0 ? 'warm-up' : `round ${i}/${plan.rounds}`;
+          const r = await round(
+            (n) => (i === 0 ? Math.ceil(n / 2) : n),
+            (fraction, detail) => progress.update((i + fraction) / total, `${tag}: ${detail}`),
+          );
+          const work = r.events ?? r.workflows;
+          if (work !== undefined)
+            results.workByPhase[phase] = (results.workByPhase[phase] ?? 0) + work;
+          if (i > 0) out.push(r);
+        }
+        results.figures[phase] = measured(out);
+        const median = JSON.stringify(results.figures[phase].median, (_k, v: unknown) =>
+          typeof v === 'number' ? Math.round(v * 10) / 10 : v,
         );
-        if (b) results.b[String(conc)] = measured(b);
-      }
-    }
-    if (runs('e')) {
-      const loaded = await repeat(
-        `e: accept latency, ${plan.acceptLoadedConcurrency} clients`,
-        `e${plan.acceptLoadedConcurrency}`,
-        (weightOf(opts, 'e') * 2) / 3,
-        (ctx) => singleEventRound(ctx, plan.acceptLoadedConcurrency, plan.acceptLoadedRequests),
-        (r) => r.events,
-      );
-      if (loaded && results.e) results.e.loaded = measured(loaded);
-      else if (results.e) delete results.e;
-    }
-    if (runs('c')) {
-      const probeUser = await stack.newUser();
-      const probe = await probeBatchEndpoint(stack.apiOrigin, probeUser.token);
-      if (!probe.present) {
-        results.c = { unavailable: `POST /api/v1/events/batch answered ${probe.status}` };
-        progress.note(`c: the batch endpoint is not there yet (${probe.status}); reporting n/a`);
-      } else {
-        const c = await repeat(
-          'c: batch',
-          'c',
-          weightOf(opts, 'c'),
-          batchRound,
-          (r) => r.batches * r.batchSize,
-        );
-        if (c) results.c = measured(c);
+        progress.note(`${label}: ${median}`);
+      } catch (err) {
+        if (!(err instanceof CheckError)) throw err;
+        results.checkFailures.push(`${label}: ${err.message}`);
+        progress.note(`CHECK FAILED in ${label}: ${err.message}`);
       }
     }
   } finally {
     progress.begin('stopping', 2);
     results.f = sampler.stop();
     await stack.stop();
-    if (opts.cpuProfile) await keepProfiles(stack, startedAt, (m) => progress.note(m));
+    if (opts.cpuProfile) await keepProfiles(stack, stamp, (m) => progress.note(m));
   }
-
-  const b64 = results.b?.['64']?.median.eventsPerSec;
-  const a = results.a?.median.workflowsPerSec;
-  const c = results.c && 'median' in results.c ? results.c.median.eventsPerSec : undefined;
-  const d = results.d?.median.rowsPerSec;
-  if (b64 !== undefined && a !== undefined) results.ratios.bOverA = b64 / a;
-  if (c !== undefined && d !== undefined) results.ratios.cOverD = c / d;
   results.targets = evaluateTargets(results);
   results.finishedAt = new Date().toISOString();
-  progress.finish();
+  progress.note(`bench finished in ${progress.elapsed()}`, false);
 
-  const file = await writeResults(results, startedAt);
-  console.log(formatTable(results));
-  console.log(`\nResults: ${path.relative(process.cwd(), file)} (and bench/results/latest.json)`);
-  if (results.checkFailures.length > 0) {
-    console.log(`Service logs of this run: ${stack.dir}`);
-    exitCode = 1;
-  } else {
-    // Logs (and the dev server's state file) are only worth keeping when something failed.
-    await rm(stack.dir, { recursive: true, force: true });
-  }
-  if (exitCode === 0 && opts.strict && results.targets.some((t) => t.pass === false)) {
-    exitCode = 1;
-  }
-  return exitCode;
-}
-
-/** Rough seconds each measurement takes, so the progress bar moves evenly. */
-function weightOf(opts: BenchOptions, s: Scenario): number {
-  const p = opts.plan;
-  const rounds = p.rounds + 0.5;
-  switch (s) {
-    case 'a':
-      return (rounds * p.engineWorkflows) / 30;
-    case 'b':
-      return (rounds * totalSingleEvents(opts)) / 25;
-    case 'c':
-      return (rounds * p.batchesPerRound * p.batchSize) / 1500;
-    case 'd':
-      return (rounds * p.pgRows) / 15_000;
-    case 'e':
-      return (rounds * (p.acceptUnloadedRequests + p.acceptLoadedRequests)) / 25;
-  }
-}
-
-function totalSingleEvents(opts: BenchOptions): number {
-  return opts.singleEventClients.reduce((sum, c) => sum + opts.plan.singleEvents[c]!, 0);
-}
-
-function estimateWeight(opts: BenchOptions): number {
-  return 27 + [...opts.only].reduce((sum, s) => sum + weightOf(opts, s), 0);
-}
-
-async function writeResults(results: BenchResults, startedAt: Date): Promise<string> {
   await mkdir(RESULTS_DIR, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const file = path.join(RESULTS_DIR, `${stamp}.json`);
   const json = `${JSON.stringify(results, null, 2)}\n`;
   await writeFile(file, json);
   await writeFile(path.join(RESULTS_DIR, 'latest.json'), json);
-  return file;
+  console.log(formatTable(results));
+  console.log(`\nResults: ${path.relative(process.cwd(), file)} (and bench/results/latest.json)`);
+  if (results.checkFailures.length > 0) {
+    console.log(`Service logs of this run: ${stack.dir}`);
+    return 1;
+  }
+  // Logs (and the dev server's state) are only worth keeping when something failed.
+  await rm(stack.dir, { recursive: true, force: true });
+  return 0;
 }
 
-async function keepProfiles(
-  stack: Stack,
-  startedAt: Date,
-  log: (m: string) => void,
-): Promise<void> {
+/** Copies the CPU profiles next to the results, each named after the process it profiles. */
+async function keepProfiles(stack: Stack, stamp: string, log: (m: string) => void): Promise<void> {
   const from = path.join(stack.dir, 'profiles');
   const files = await readdir(from).catch(() => []);
   if (files.length === 0) return log('no CPU profiles were written');
-  const to = path.join(RESULTS_DIR, `profiles-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
+  const to = path.join(RESULTS_DIR, `profiles-${stamp}`);
   await mkdir(to, { recursive: true });
-  const names = new Map(stack.children.map((c) => [String(c.pid), c.name.replace(/\s+/g, '-')]));
+  const names = new Map(
+    Object.entries(stack.processes).map(([name, pid]) => [String(pid), name.replace(/\s+/g, '-')]),
+  );
   for (const file of files) {
-    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: name it after the process it profiles.
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
     const pid = file.split('.')[3] ?? '';
     await cp(path.join(from, file), path.join(to, `${names.get(pid) ?? 'unknown'}-${file}`));
   }
@@ -272,11 +190,7 @@ main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write('\n');
-    if (err instanceof UsageError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    console.error(err);
-    process.exit(1);
+    console.error(err instanceof UsageError ? err.message : err);
+    process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

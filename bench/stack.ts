@@ -1,4 +1,3 @@
-import { bundleWorkflows } from '../scripts/bundle-workflows';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,82 +5,62 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
+import { bundleWorkflows } from '../scripts/bundle-workflows';
+import { createOrm } from '../src/db/orm';
+import { findFreePort, spawnEntryPoint, StackError } from '../src/dev/child-process';
 import { createScratchDatabase } from '../src/dev/scratch-database';
-import { createOrm, type Orm } from '../src/db/orm';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
-import { findFreePort } from '../src/dev/child-process';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { createUser } from '../src/users/user.service';
-import { spawnNodeChild, type NodeChild } from './child-process';
-import { BenchTimeoutError } from './errors';
-import type { BenchOptions } from './options';
 
 const READY_TIMEOUT_MS = 90_000;
 
-/** Everything a measurement talks to: the service as deployed, and the bench's own clients. */
-export interface Stack {
-  runId: string;
-  dir: string;
-  apiOrigin: string;
-  databaseUrl: string;
-  temporalAddress: string;
-  temporalPid: number;
-  /** The service's task queue, and the one of the bench's own trivial workflow. */
-  taskQueue: string;
-  engineTaskQueue: string;
-  /** The API, the worker, and the engine worker when measurement a runs. */
-  children: NodeChild[];
-  /** Rejects as soon as any child exits on its own. */
-  failure: Promise<never>;
-  temporal: Client;
-  pg: Pool;
-  /** The environment the API and worker run with (for the results file). */
-  serviceEnv: Record<string, string>;
-  /** A new user and its token: each round counts its own rows. */
-  newUser(): Promise<{ id: string; token: string }>;
-  stop(): Promise<void>;
+export interface StackOptions {
+  /** Dropped and created afresh, and dropped again at the end. */
+  databaseName: string;
+  /** Extra environment for the API and worker, e.g. OUTBOX_MAX_IN_FLIGHT=200. */
+  serviceEnv?: Record<string, string>;
+  /** Also run the worker of the bench's trivial workflow (measurement a). */
+  engineWorker?: boolean;
+  /** Write CPU profiles of every Node process to `<dir>/profiles`. */
+  cpuProfile?: boolean;
 }
 
-/**
- * Starts a Temporal dev server on free ports, a fresh migrated database, the API and the worker
- * as separate processes (and the engine worker of measurement a), and waits until the API is
- * ready and the workers poll. Whatever started is stopped again if a later step fails.
- */
-export async function startStack(
-  opts: BenchOptions,
-  withEngineWorker: boolean,
-  log: (m: string) => void,
-): Promise<Stack> {
+/** Everything a runner talks to: the service as deployed, and the runner's own clients. */
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** The API and worker as separate processes, as in production; stops what started if a step fails. */
+export async function startStack(opts: StackOptions, log: (m: string) => void) {
   const runId = randomUUID().slice(0, 8);
   const dir = await mkdtemp(path.join(tmpdir(), 'event-ingestion-bench-'));
   const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanup = async (): Promise<void> => {
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    stopping = true;
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
   };
   try {
-    const executable = await ensureTemporalCli(log);
+    const temporalCli = await ensureTemporalCli(log);
     // Built ahead of time, as a production image does, so the worker's memory is its own.
     const workflowBundle = path.join(dir, 'workflow-bundle.js');
     const [server, database] = await Promise.all([
       findFreePort().then((port) =>
         startTemporalDevServer({
-          executable,
+          executable: temporalCli,
           port,
-          dbFilename: opts.temporalDb === 'file' ? path.join(dir, 'temporal.db') : undefined,
-          sqlitePragmas: opts.sqlitePragmas,
           logFile: path.join(dir, 'temporal.log'),
         }),
       ),
-      createScratchDatabase(opts.databaseAdminUrl, opts.databaseName),
+      createScratchDatabase('postgres://postgres@127.0.0.1:5432/postgres', opts.databaseName),
       bundleWorkflows(workflowBundle),
     ]);
-    cleanups.push(() => server.stop());
-    if (!opts.keepDatabase) cleanups.push(() => database.drop());
-    const databaseUrl = database.url;
-
-    const pg = new Pool({ connectionString: databaseUrl, max: 6 });
+    cleanups.push(
+      () => server.stop(),
+      () => database.drop(),
+    );
+    const pg = new Pool({ connectionString: database.url, max: 6 });
     cleanups.push(() => pg.end());
-    const orm: Orm = await createOrm({ url: databaseUrl, poolMax: 1 });
+    const orm = await createOrm({ url: database.url, poolMax: 1 });
     cleanups.push(() => orm.close(true));
     const connection = await Connection.connect({ address: server.address });
     cleanups.push(() => connection.close());
@@ -90,10 +69,15 @@ export async function startStack(
     const apiPort = await findFreePort();
     const taskQueue = `bench-${runId}`;
     const engineTaskQueue = `bench-engine-${runId}`;
-    const serviceEnv: Record<string, string> = {
+    // Built from scratch, so the caller's own DATABASE_URL or LOG_LEVEL cannot leak in.
+    const env: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: database.url,
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_TASK_QUEUE: taskQueue,
       API_HOST: '127.0.0.1',
@@ -101,106 +85,110 @@ export async function startStack(
       WORKFLOW_BUNDLE_PATH: workflowBundle,
       ...opts.serviceEnv,
     };
-    const nodeFlags = [...opts.nodeFlags];
-    if (opts.cpuProfile)
-      nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles')}`);
+    const nodeFlags = opts.cpuProfile
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles')}`]
+      : [];
 
-    const children: NodeChild[] = [];
-    const spawn = (name: string, entry: string, env: Record<string, string>): NodeChild => {
-      const child = spawnNodeChild(name, entry, {
-        env,
+    const processes: Record<string, number> = {};
+    let fail!: (err: Error) => void;
+    const failure = new Promise<never>((_, reject) => (fail = reject));
+    // Callers race against it; an unobserved rejection must not crash the runner on its own.
+    failure.catch(() => undefined);
+    const spawn = (name: string, entry: string, extraEnv: Record<string, string> = {}): void => {
+      const child = spawnEntryPoint(entry, {
+        env: { ...env, ...extraEnv },
         nodeFlags,
         logFile: path.join(dir, `${name.replace(/\s+/g, '-')}.log`),
+        tailLines: 80,
+        stopSignals: [['SIGTERM', 15_000], ['SIGKILL']],
       });
-      children.push(child);
+      processes[name] = child.child.pid ?? -1;
       cleanups.push(() => child.stop());
-      return child;
-    };
-    spawn('api', 'src/server.ts', serviceEnv);
-    spawn('worker', 'src/worker.ts', serviceEnv);
-    if (withEngineWorker) {
-      spawn('engine worker', 'bench/engine-worker.ts', {
-        ...serviceEnv,
-        TEMPORAL_TASK_QUEUE: engineTaskQueue,
+      void child.exited.then(({ code, signal }) => {
+        if (stopping) return;
+        const how = signal ?? `code ${String(code)}`;
+        fail(new StackError(`The ${name} exited (${how}) during the run.`, child.output()));
       });
+    };
+    spawn('api', 'src/server.ts');
+    spawn('worker', 'src/worker.ts');
+    if (opts.engineWorker) {
+      spawn('engine worker', 'bench/engine-worker.ts', { TEMPORAL_TASK_QUEUE: engineTaskQueue });
     }
-    const failure = Promise.race(children.map((c) => c.unexpectedExit));
-    failure.catch(() => undefined);
 
+    processes['temporal dev server'] = server.pid;
     const apiOrigin = `http://127.0.0.1:${apiPort}`;
+    const polled = (queue: string, types: number[]) => async () => {
+      const counts = await Promise.all(
+        types.map(async (taskQueueType) => {
+          const res = await temporal.workflowService.describeTaskQueue({
+            namespace: temporal.options.namespace,
+            taskQueue: { name: queue },
+            taskQueueType,
+          });
+          return res.pollers?.length ?? 0;
+        }),
+      );
+      return counts.every((n) => n > 0);
+    };
+    // A worker is ready when the server sees it polling: 1 is workflow tasks, 2 activity tasks.
     await Promise.race([
       Promise.all([
-        waitForApi(apiOrigin),
-        waitForPollers(temporal, taskQueue, true),
-        withEngineWorker ? waitForPollers(temporal, engineTaskQueue, false) : undefined,
+        waitUntil(`the API at ${apiOrigin} was not ready`, async () => {
+          const res = await fetch(`${apiOrigin}/ready`);
+          return res.status === 200;
+        }),
+        waitUntil(`no worker polled ${taskQueue}`, polled(taskQueue, [1, 2])),
+        opts.engineWorker &&
+          waitUntil(`no worker polled ${engineTaskQueue}`, polled(engineTaskQueue, [1])),
       ]),
       failure,
     ]);
 
     return {
       runId,
+      /** Logs, the workflow bundle and CPU profiles of this run. */
       dir,
       apiOrigin,
-      databaseUrl,
-      temporalAddress: server.address,
-      temporalPid: server.pid,
+      temporalCli,
       taskQueue,
       engineTaskQueue,
-      children,
+      /** Pid of each process by name: api, worker, engine worker, temporal dev server. */
+      processes,
+      /** Rejects as soon as any process exits on its own. */
       failure,
       temporal,
       pg,
-      serviceEnv,
+      /** A new user and its token: each round counts its own rows. */
       newUser: async () => {
         const user = await createUser(orm.em.fork(), `bench-${randomUUID()}@example.com`);
         return { id: user.id, token: user.token };
       },
-      stop: cleanup,
+      stop,
     };
   } catch (err) {
-    await cleanup();
+    await stop();
     throw err;
   }
 }
 
-async function waitForApi(origin: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const ready = await fetch(`${origin}/ready`).then(
-      (res) => res.status === 200,
-      () => false,
-    );
-    if (ready) return;
-    await delay(200);
+/** `--env K=V` items of a runner's command line, as the service's environment. */
+export function parseEnv(items: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`--env takes KEY=VALUE, got ${item}`);
+    env[item.slice(0, eq)] = item.slice(eq + 1);
   }
-  throw new BenchTimeoutError(
-    `the API at ${origin} was not ready within ${READY_TIMEOUT_MS / 1000} s`,
-  );
+  return env;
 }
 
-/** A worker is ready when the server sees it polling its task queue. */
-async function waitForPollers(
-  client: Client,
-  taskQueue: string,
-  activities: boolean,
-): Promise<void> {
+async function waitUntil(problem: string, ready: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const types = activities ? [1, 2] : [1]; // TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY
-  while (Date.now() < deadline) {
-    const counts = await Promise.all(
-      types.map(async (taskQueueType) => {
-        const res = await client.workflowService.describeTaskQueue({
-          namespace: client.options.namespace,
-          taskQueue: { name: taskQueue },
-          taskQueueType,
-        });
-        return res.pollers?.length ?? 0;
-      }),
-    );
-    if (counts.every((n) => n > 0)) return;
+  while (!(await ready().catch(() => false))) {
+    if (Date.now() > deadline) {
+      throw new StackError(`${problem} within ${READY_TIMEOUT_MS / 1000} s`);
+    }
     await delay(250);
   }
-  throw new BenchTimeoutError(
-    `no worker polled task queue ${taskQueue} within ${READY_TIMEOUT_MS / 1000} s`,
-  );
 }

@@ -1,29 +1,19 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { BenchCheckError, BenchTimeoutError } from '../errors';
-import { nowMs } from '../stats';
-import { benchNoopWorkflow } from '../workflows';
-import type { ScenarioContext } from './context';
-
-/** One round of measurement a. */
-export interface EngineRound {
-  workflows: number;
-  concurrency: number;
-  /** Workflows started and completed per second, first start to last close. */
-  workflowsPerSec: number;
-}
-
-const POLL_INTERVAL_MS = 200;
+import type { Stack } from '../stack';
+import { benchNoopWorkflow } from '../workflows/noop.workflow';
+import { CheckError, nowMs, type Progress } from './events';
 
 /**
- * Measurement a, the engine ceiling: `engineWorkflows` trivial workflows started by
- * `engineConcurrency` clients through the same kind of client as the API's, run by a worker
- * process with the service's settings. The end is the last close time Temporal recorded; every
- * workflow must be listed as completed.
+ * Measurement a, what the engine alone does on this machine: trivial workflows started through
+ * the same kind of client as the API's, run by a worker process with the service's settings.
  */
-export async function engineRound(ctx: ScenarioContext, tag: string): Promise<EngineRound> {
-  const { stack, plan } = ctx;
-  const n = ctx.size(plan.engineWorkflows);
-  const prefix = `bench-noop-${stack.runId}-${tag}-`;
+export async function engineRound(
+  stack: Stack,
+  n: number,
+  concurrency: number,
+  progress: Progress,
+) {
+  const prefix = `bench-noop-${stack.runId}-${Date.now()}-`;
   const startedAt = nowMs();
   let next = 0;
   let started = 0;
@@ -37,8 +27,7 @@ export async function engineRound(ctx: ScenarioContext, tag: string): Promise<En
       started++;
     }
   };
-  const starting = Promise.all(Array.from({ length: plan.engineConcurrency }, starter));
-  await Promise.race([starting, stack.failure]);
+  await Promise.race([Promise.all(Array.from({ length: concurrency }, starter)), stack.failure]);
 
   const query = `WorkflowId STARTS_WITH "${prefix}"`;
   const deadline = Date.now() + 60_000 + n * 20;
@@ -46,33 +35,29 @@ export async function engineRound(ctx: ScenarioContext, tag: string): Promise<En
     const { count } = await stack.temporal.workflow.count(
       `${query} AND ExecutionStatus = "Completed"`,
     );
-    ctx.progress(0.5 + (0.5 * count) / n, `${started} started, ${count}/${n} completed`);
+    progress(0.5 + (0.5 * count) / n, `${started} started, ${count}/${n} completed`);
     if (count >= n) break;
     if (Date.now() > deadline) {
-      throw new BenchTimeoutError(`only ${count} of ${n} trivial workflows completed in time`);
+      throw new CheckError(`only ${count} of ${n} trivial workflows completed in time`);
     }
-    await Promise.race([delay(POLL_INTERVAL_MS), stack.failure]);
+    await Promise.race([delay(200), stack.failure]);
   }
 
   const ids = new Set<string>();
   let lastClose = 0;
   for await (const wf of stack.temporal.workflow.list({ query })) {
     if (wf.status.name !== 'COMPLETED') {
-      throw new BenchCheckError(`trivial workflow ${wf.workflowId} is ${wf.status.name}`);
+      throw new CheckError(`trivial workflow ${wf.workflowId} is ${wf.status.name}`);
     }
     ids.add(wf.workflowId);
     lastClose = Math.max(lastClose, wf.closeTime?.getTime() ?? Number.NaN);
   }
-  if (ids.size !== n)
-    throw new BenchCheckError(`${ids.size} trivial workflows listed, ${n} started`);
+  if (ids.size !== n) throw new CheckError(`${ids.size} trivial workflows listed, ${n} started`);
   // The workflow echoes its input: a sample proves the worker really ran it.
   for (const i of [0, Math.floor(n / 2), n - 1]) {
     const result = await stack.temporal.workflow.getHandle(`${prefix}${i}`).result();
-    if (result !== i) throw new BenchCheckError(`trivial workflow ${i} returned ${String(result)}`);
+    if (result !== i) throw new CheckError(`trivial workflow ${i} returned ${String(result)}`);
   }
-  return {
-    workflows: n,
-    concurrency: plan.engineConcurrency,
-    workflowsPerSec: (n * 1000) / (lastClose - startedAt),
-  };
+  // Started and completed per second, first start to last close.
+  return { workflows: n, concurrency, workflowsPerSec: (n * 1000) / (lastClose - startedAt) };
 }

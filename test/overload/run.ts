@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
-import { eventInput } from '../../bench/payloads';
-import { parseOptions } from '../../bench/options';
 import { ProcessSampler } from '../../bench/process-sampler';
-import { startStack, type Stack } from '../../bench/stack';
-import { percentile } from '../../bench/stats';
+import {
+  countEvents,
+  eventInput,
+  percentile,
+  eventRound,
+  waitForTerminal,
+} from '../../bench/scenarios/events';
+import { parseEnv, startStack, type Stack } from '../../bench/stack';
 
 /**
  * `npm run test:overload`: a sustained arrival rate of about three times what the stack
@@ -54,26 +58,19 @@ async function main(): Promise<number> {
   });
   const factor = Number(values.factor);
   const seconds = Number(values.seconds);
-  const benchOptions = parseOptions([
-    '--database-name',
-    `ei_overload_${process.pid}`,
-    '--env',
-    'EVENT_PROCESSING_TIMEOUT=30',
-    '--env',
-    `OUTBOX_MAX_IN_FLIGHT=${MAX_IN_FLIGHT}`,
-    ...values.env.flatMap((e) => ['--env', e]),
-  ]);
+  const serviceEnv = {
+    EVENT_PROCESSING_TIMEOUT: '30',
+    OUTBOX_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+    ...parseEnv(values.env),
+  };
 
   log('starting Temporal, PostgreSQL, API and worker');
-  const stack = await startStack(benchOptions, false, log);
-  const sampler = new ProcessSampler({
-    ...Object.fromEntries(stack.children.map((c) => [c.name, c.pid])),
-    'temporal dev server': stack.temporalPid,
-  });
+  const stack = await startStack({ databaseName: `ei_overload_${process.pid}`, serviceEnv }, log);
+  const sampler = new ProcessSampler(stack.processes);
   try {
-    const user = await stack.newUser();
     sampler.setPhase('calibration');
-    const rate = await measureRate(stack, user.token, user.id);
+    // Events per second from the first POST to the last processed row, 64 clients.
+    const rate = (await eventRound(stack, 64, 400, undefined)).eventsPerSec;
     log(`processing rate: ${rate.toFixed(1)} events/s`);
 
     sampler.setPhase('overload');
@@ -83,22 +80,16 @@ async function main(): Promise<number> {
     const watch = watchEngine(stack);
     const sent = await openLoop(stack, burstUser.token, arrival, seconds * 1000);
     const peakRunning = await watch.stop();
-    const backlogAtEnd = await count(stack, burstUser.id, `status <> 'processed'`);
+    const backlogAtEnd = await countEvents(stack.pg, burstUser.id, `status <> 'processed'`);
     log(
       `accepted ${sent.accepted.length}, refused ${sent.refused} (503), backlog ${backlogAtEnd}, peak running workflows ${peakRunning}`,
     );
 
     sampler.setPhase('drain');
     const drainStart = Date.now();
-    const doneAtStart = await count(stack, burstUser.id, `status in ('processed', 'failed')`);
+    const doneAtStart = await countEvents(stack.pg, burstUser.id);
     const drainTimeoutMs = Math.max(120_000, ((backlogAtEnd / rate) * 3 + 60) * 1000);
-    await waitUntil(
-      async () =>
-        (await count(stack, burstUser.id, `status in ('processed', 'failed')`)) >=
-        sent.accepted.length,
-      drainTimeoutMs,
-      stack,
-    );
+    await waitForTerminal(stack, burstUser.id, sent.accepted.length, drainTimeoutMs);
     const drainSec = (Date.now() - drainStart) / 1000;
     const drainRate = (sent.accepted.length - doneAtStart) / drainSec;
     log(`drained ${sent.accepted.length - doneAtStart} events in ${drainSec.toFixed(1)} s`);
@@ -146,7 +137,7 @@ async function main(): Promise<number> {
         // so a pass may overshoot; without admission the count is the whole backlog. The bound
         // is the test's own, so that `--env OUTBOX_MAX_IN_FLIGHT=...` shows what admission does.
         ok: peakRunning <= MAX_IN_FLIGHT * 1.5,
-        detail: `peak ${peakRunning}, OUTBOX_MAX_IN_FLIGHT ${benchOptions.serviceEnv.OUTBOX_MAX_IN_FLIGHT}`,
+        detail: `peak ${peakRunning}, OUTBOX_MAX_IN_FLIGHT ${serviceEnv.OUTBOX_MAX_IN_FLIGHT}`,
       },
       ...Object.entries(RSS_LIMIT_MB).map(([name, limit]) => ({
         name: `peak RSS of ${name} under ${limit} MB`,
@@ -172,32 +163,6 @@ async function main(): Promise<number> {
   } finally {
     await stack.stop();
   }
-}
-
-/** Events per second from the first POST to the last processed row, 64 clients. */
-async function measureRate(stack: Stack, token: string, userId: string): Promise<number> {
-  const events = 400;
-  const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next < events) {
-        const i = next++;
-        const res = await post(stack, token, i);
-        if (res.status !== 202) throw new Error(`calibration: POST answered ${res.status}`);
-      }
-    }),
-  );
-  await waitUntil(
-    async () => (await count(stack, userId, `status = 'processed'`)) >= events,
-    300_000,
-    stack,
-  );
-  const { rows } = await stack.pg.query<{ last: Date }>(
-    `select max(processed_at) as last from events where user_id = $1`,
-    [userId],
-  );
-  return (events * 1000) / (rows[0]!.last.getTime() - started);
 }
 
 /** Sends at `perSec` regardless of answers (open loop), at most MAX_OPEN_REQUESTS at once. */
@@ -268,22 +233,6 @@ function watchEngine(stack: Stack) {
       return peak;
     },
   };
-}
-
-async function count(stack: Stack, userId: string, where: string): Promise<number> {
-  const { rows } = await stack.pg.query<{ n: number }>(
-    `select count(*)::int as n from events where user_id = $1 and ${where}`,
-    [userId],
-  );
-  return rows[0]!.n;
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stack: Stack) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.race([check(), stack.failure]))) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms`);
-    await sleep(500);
-  }
 }
 
 main().then(

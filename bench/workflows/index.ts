@@ -1,2 +1,0 @@
-// The bundle of the bench's own worker: kept apart from the service's workflows/ on purpose.
-export { benchNoopWorkflow } from './noop.workflow';
