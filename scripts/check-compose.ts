@@ -1,67 +1,129 @@
 /**
- * `npm run compose:check`: checks docker-compose.yml without a Docker engine.
- * 1. When `docker-compose` (Debian's package of that name) or `docker compose` is installed, runs
- *    `config -q` on it, which validates the file against the Compose specification; the
- *    passwords it requires get placeholder values.
- * 2. Always checks what no validator knows about (scripts/support/compose-checks.ts): every
- *    variable set on the service's own containers is one src/config.ts reads, the compiled
- *    entry points and mounted files exist, and third-party images are pinned.
+ * `npm run compose:check`: checks docker-compose.yml without a Docker engine. When
+ * `docker-compose` or `docker compose` is installed, `config -q` validates the file against the
+ * Compose specification (required passwords get placeholders); `findComposeProblems` always
+ * checks what no validator knows about.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { ENV_VARIABLES } from '../src/config';
-import { findComposeProblems } from './support/compose-checks';
 
 const ROOT = path.resolve(__dirname, '..');
 const FILE = path.join(ROOT, 'docker-compose.yml');
 
 function main(): number {
   const text = readFileSync(FILE, 'utf8');
-  let failed = 0;
-  let passed = 0;
-
-  const validator = findValidator();
+  const failures: string[] = [];
+  const works = (cmd: string[]) =>
+    spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore' }).status === 0;
+  const validator = [['docker-compose'], ['docker', 'compose']].find(works);
   if (validator === undefined) {
     console.log(
       '- compose validation skipped: neither docker-compose nor docker compose is installed',
     );
   } else {
     // `${NAME:?message}` makes a variable mandatory: give each a placeholder unless it is set.
-    const required = [...text.matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]!);
     const env = { ...process.env };
-    for (const name of required) env[name] ??= 'compose-check-placeholder';
-    const result = spawnSync(validator[0]!, [...validator.slice(1), '-f', FILE, 'config', '-q'], {
-      cwd: ROOT,
-      env,
-      encoding: 'utf8',
-    });
-    if (result.status === 0) {
-      console.log(`✓ ${validator.join(' ')} config -q`);
-      passed++;
-    } else {
-      console.error(`✗ ${validator.join(' ')} config -q:\n${result.stderr}${result.stdout}`);
-      failed++;
+    for (const [, name] of text.matchAll(/\$\{(\w+):\?/g))
+      env[name!] ??= 'compose-check-placeholder';
+    const args = [...validator.slice(1), '-f', FILE, 'config', '-q'];
+    const result = spawnSync(validator[0]!, args, { cwd: ROOT, env, encoding: 'utf8' });
+    const what = `${validator.join(' ')} config -q`;
+    if (result.status === 0) console.log(`✓ ${what}`);
+    else failures.push(`${what}:\n${result.stderr}${result.stdout}`);
+  }
+  const problems = findComposeProblems(text, ENV_VARIABLES, ROOT);
+  if (problems.length === 0)
+    console.log('✓ service variables, entry points, mounts and image pins');
+  failures.push(...problems);
+  for (const failure of failures) console.error(`✗ ${failure}`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+/** The services of docker-compose.yml that run this repository's image. */
+const SERVICE_NAMES = ['migrate', 'api', 'worker'] as const;
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  environment?: Record<string, unknown> | string[];
+  command?: string[] | string;
+  healthcheck?: { test?: string[] | string };
+  volumes?: (string | { type?: string; source?: string })[];
+}
+
+/**
+ * Finds what would break a deployment with this compose file but no parser notices:
+ * - a service built from the Dockerfile sets a variable `src/config.ts` does not read (a typo
+ *   silently falls back to the default);
+ * - one of migrate, api and worker is missing or not built from the Dockerfile;
+ * - a command or health check runs `dist/<file>.js` whose `<file>.ts` source does not exist;
+ * - a bind-mounted file does not exist;
+ * - a third-party image is not pinned to a version.
+ *
+ * @returns one message per problem; empty when there is none
+ */
+export function findComposeProblems(
+  text: string,
+  known: readonly string[],
+  root: string,
+): string[] {
+  // `merge`: YAML anchors and `<<` merge keys resolve as docker compose resolves them.
+  const parsed = parse(text, { merge: true }) as { services?: Record<string, ComposeService> };
+  const services = parsed.services ?? {};
+  const problems: string[] = [];
+
+  for (const name of SERVICE_NAMES) {
+    if (!services[name]) problems.push(`service ${name} is missing`);
+    else if (services[name].build === undefined)
+      problems.push(`service ${name} is not built from the Dockerfile`);
+  }
+
+  for (const [name, service] of Object.entries(services)) {
+    if (service.build !== undefined) {
+      for (const variable of environmentKeys(service.environment)) {
+        if (!known.includes(variable))
+          problems.push(`service ${name} sets ${variable}, which src/config.ts does not read`);
+      }
+      for (const script of compiledScripts(service)) {
+        const source = path.join(root, script.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+        if (!existsSync(source))
+          problems.push(
+            `service ${name} runs ${script}, but ${path.relative(root, source)} does not exist`,
+          );
+      }
+    } else if (!/:[^/]+$/.test(service.image ?? '') || service.image?.endsWith(':latest')) {
+      problems.push(
+        `service ${name} uses image ${service.image}, which is not pinned to a version`,
+      );
+    }
+    for (const source of bindSources(service.volumes)) {
+      if (!existsSync(path.join(root, source)))
+        problems.push(`service ${name} mounts ${source}, which does not exist`);
     }
   }
-
-  const problems = findComposeProblems(text, ENV_VARIABLES, ROOT);
-  if (problems.length === 0) {
-    console.log('✓ service variables, entry points, mounts and image pins');
-    passed++;
-  } else {
-    for (const problem of problems) console.error(`✗ ${problem}`);
-    failed++;
-  }
-  console.log(`compose: ${passed} passed, ${failed} failed`);
-  return failed === 0 ? 0 : 1;
+  return problems;
 }
 
-/** The compose command line to validate with, if any is installed. */
-function findValidator(): string[] | undefined {
-  const works = (cmd: string[]) =>
-    spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore' }).status === 0;
-  return [['docker-compose'], ['docker', 'compose']].find(works);
+function environmentKeys(env: ComposeService['environment']): string[] {
+  if (Array.isArray(env)) return env.map((entry) => entry.split('=')[0]!);
+  return Object.keys(env ?? {});
 }
 
-process.exit(main());
+function compiledScripts(service: ComposeService): string[] {
+  const words = [service.command, service.healthcheck?.test]
+    .flatMap((part) => (Array.isArray(part) ? part : (part ?? '').split(/\s+/)))
+    .filter((word) => /^dist\/\S+\.js$/.test(word));
+  return [...new Set(words)];
+}
+
+function bindSources(volumes: ComposeService['volumes']): string[] {
+  return (volumes ?? []).flatMap((volume) => {
+    const source = typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '');
+    return source.startsWith('./') ? [source] : [];
+  });
+}
+
+if (require.main === module) process.exit(main());

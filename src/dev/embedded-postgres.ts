@@ -57,7 +57,8 @@ export async function startEmbeddedPostgres(
   const log = opts.log ?? (() => undefined);
   if (!(await isPortFree(PG_HOST, opts.port))) {
     throw new StackError(
-      `Port ${opts.port} on ${PG_HOST} is already in use, so embedded PostgreSQL cannot listen on it.`,
+      `Port ${opts.port} on ${PG_HOST} is already in use, so embedded PostgreSQL cannot listen on it: ` +
+        'is another `npm start` running? Stop it, or point DATABASE_URL at a running PostgreSQL.',
     );
   }
   const { binaries, dataDir, owner } = await placesFor(path.resolve(opts.dataDir), log);

@@ -58,7 +58,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     const temporal = port === opts.port && (await answersAsTemporal(address));
     throw new StackError(
       `Port ${port} on ${ip} is already in use by ` +
-        (temporal ? 'a running Temporal server (another dev server?).' : 'another program.'),
+        (temporal
+          ? 'a running Temporal server: is another `npm start` running? Stop it, or point TEMPORAL_ADDRESS at that server.'
+          : 'another program: free it, or point TEMPORAL_ADDRESS at a running Temporal server.'),
     );
   }
   if (opts.dbFilename !== undefined) {

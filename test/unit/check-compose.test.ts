@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ENV_VARIABLES } from '../../src/config';
-import { findComposeProblems } from '../../scripts/support/compose-checks';
+import { findComposeProblems } from '../../scripts/check-compose';
 
 const ROOT = path.resolve(__dirname, '../..');
 const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
