@@ -7,10 +7,16 @@ import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { bundleWorkflows } from '../scripts/bundle-workflows';
 import { createOrm } from '../src/db/orm';
-import { findFreePort, spawnEntryPoint, StackError } from '../src/dev/child-process';
+import {
+  findFreePort,
+  serviceBaseEnv,
+  spawnEntryPoint,
+  StackError,
+} from '../src/dev/child-process';
 import { createScratchDatabase } from '../src/dev/scratch-database';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
+import { pollersOf, type TaskQueueKind } from '../src/temporal/pollers';
 import { createUser } from '../src/users/user.service';
 
 const READY_TIMEOUT_MS = 90_000;
@@ -69,12 +75,8 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
     const apiPort = await findFreePort();
     const taskQueue = `bench-${runId}`;
     const engineTaskQueue = `bench-engine-${runId}`;
-    // Built from scratch, so the caller's own DATABASE_URL or LOG_LEVEL cannot leak in.
-    const env: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TMPDIR: process.env.TMPDIR,
-      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
+    const env = {
+      ...serviceBaseEnv(),
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       DATABASE_URL: database.url,
@@ -118,29 +120,20 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
 
     processes['temporal dev server'] = server.pid;
     const apiOrigin = `http://127.0.0.1:${apiPort}`;
-    const polled = (queue: string, types: number[]) => async () => {
-      const counts = await Promise.all(
-        types.map(async (taskQueueType) => {
-          const res = await temporal.workflowService.describeTaskQueue({
-            namespace: temporal.options.namespace,
-            taskQueue: { name: queue },
-            taskQueueType,
-          });
-          return res.pollers?.length ?? 0;
-        }),
+    const polled = (queue: string, kinds?: TaskQueueKind[]) => async () =>
+      (await pollersOf(temporal.workflowService, temporal.options.namespace, queue, kinds)).every(
+        (q) => q.pollers.length > 0,
       );
-      return counts.every((n) => n > 0);
-    };
-    // A worker is ready when the server sees it polling: 1 is workflow tasks, 2 activity tasks.
+    // A worker is ready when the server sees it polling.
     await Promise.race([
       Promise.all([
         waitUntil(`the API at ${apiOrigin} was not ready`, async () => {
           const res = await fetch(`${apiOrigin}/ready`);
           return res.status === 200;
         }),
-        waitUntil(`no worker polled ${taskQueue}`, polled(taskQueue, [1, 2])),
+        waitUntil(`no worker polled ${taskQueue}`, polled(taskQueue)),
         opts.engineWorker &&
-          waitUntil(`no worker polled ${engineTaskQueue}`, polled(engineTaskQueue, [1])),
+          waitUntil(`no worker polled ${engineTaskQueue}`, polled(engineTaskQueue, ['workflow'])),
       ]),
       failure,
     ]);

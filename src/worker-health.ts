@@ -3,6 +3,7 @@ import { Connection } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { ConfigError, loadConfig } from './config';
 import { connectionOptions } from './temporal/connection-options';
+import { pollersOf } from './temporal/pollers';
 
 /**
  * A poll lasts up to about 70 s and the server stamps a poller when its poll starts, so a live
@@ -10,12 +11,6 @@ import { connectionOptions } from './temporal/connection-options';
  */
 const FRESH_MS = 150_000;
 const CONNECT_TIMEOUT_MS = 5_000;
-
-/** `temporal.api.enums.v1.TaskQueueType` values; the proto package is not a direct dependency. */
-const QUEUE_TYPES = [
-  { name: 'workflow', value: 1 },
-  { name: 'activity', value: 2 },
-] as const;
 
 /**
  * Health check of a worker container (`node dist/src/worker-health.js`): exits 0 when a worker of
@@ -31,20 +26,20 @@ async function main(): Promise<number> {
     connectTimeout: CONNECT_TIMEOUT_MS,
   });
   try {
-    for (const queueType of QUEUE_TYPES) {
-      const { pollers } = await connection.workflowService.describeTaskQueue({
-        namespace: config.temporal.namespace,
-        taskQueue: { name: config.temporal.taskQueue },
-        taskQueueType: queueType.value,
-      });
-      const fresh = (pollers ?? []).some(
+    const queues = await pollersOf(
+      connection.workflowService,
+      config.temporal.namespace,
+      config.temporal.taskQueue,
+    );
+    for (const { kind, pollers } of queues) {
+      const fresh = pollers.some(
         (p) =>
           p.identity?.endsWith(suffix) &&
           Date.now() - (optionalTsToMs(p.lastAccessTime) ?? 0) < FRESH_MS,
       );
       if (!fresh) {
         console.error(
-          `no ${queueType.name} poller of ${os.hostname()} on task queue ` +
+          `no ${kind} poller of ${os.hostname()} on task queue ` +
             `${config.temporal.taskQueue} in the last ${FRESH_MS / 1000} s`,
         );
         return 1;

@@ -170,6 +170,15 @@ export function spawnEntryPoint(
   return supervise(child, options);
 }
 
+/**
+ * The environment a service process starts from when a runner configures it from scratch, so
+ * that the runner's own DATABASE_URL or LOG_LEVEL cannot leak in.
+ */
+export function serviceBaseEnv(): NodeJS.ProcessEnv {
+  const { PATH, HOME, TMPDIR, TEMPORAL_CLI_PATH } = process.env;
+  return { PATH, HOME, TMPDIR, TEMPORAL_CLI_PATH };
+}
+
 /** Whether nothing listens on `host:port` right now. */
 export function isPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {

@@ -5,6 +5,7 @@ import { Connection } from '@temporalio/client';
 import {
   findFreePort,
   isPortFree,
+  serviceBaseEnv,
   spawnEntryPoint,
   type Supervised,
 } from '../../src/dev/child-process';
@@ -12,6 +13,7 @@ import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres';
 import { createScratchDatabase } from '../../src/dev/scratch-database';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
+import { pollersOf } from '../../src/temporal/pollers';
 import { say, sleep } from './support';
 
 export const NAMESPACE = 'default';
@@ -103,16 +105,8 @@ export const workerReadiness =
   async (pid) => {
     const connection = await Connection.connect({ address, connectTimeout: 2_000 });
     try {
-      // TaskQueueType WORKFLOW and ACTIVITY: the proto package is not a direct dependency.
-      for (const taskQueueType of [1, 2]) {
-        const { pollers } = await connection.workflowService.describeTaskQueue({
-          namespace: NAMESPACE,
-          taskQueue: { name: taskQueue },
-          taskQueueType,
-        });
-        if (!pollers.some((p) => p.identity?.startsWith(`${pid}@`))) return false;
-      }
-      return true;
+      const queues = await pollersOf(connection.workflowService, NAMESPACE, taskQueue);
+      return queues.every((q) => q.pollers.some((p) => p.identity?.startsWith(`${pid}@`)));
     } finally {
       await connection.close().catch(() => undefined);
     }
@@ -176,7 +170,7 @@ export class ServiceProcess {
   private spawn(): void {
     this.planned = false;
     const proc = spawnEntryPoint(this.entry, {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env },
+      env: { ...serviceBaseEnv(), ...this.env },
       detached: true,
       logFile: this.log,
       stopSignals: [['SIGTERM', 15_000], ['SIGKILL']],

@@ -1,6 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { findFreePort, spawnEntryPoint, waitForHttp } from '../../src/dev/child-process';
+import {
+  findFreePort,
+  serviceBaseEnv,
+  spawnEntryPoint,
+  waitForHttp,
+} from '../../src/dev/child-process';
 import { readTestEnv } from '../setup/test-env';
 
 /** The API as a process of its own, for tests that signal it or read its memory. */
@@ -27,7 +32,7 @@ export async function startApiProcess(
     nodeFlags: options.nodeArgs,
     tailLines: 200,
     env: {
-      PATH: process.env.PATH,
+      ...serviceBaseEnv(),
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       API_HOST: '127.0.0.1',
