@@ -1,18 +1,12 @@
 import type { createActivities } from '../../activities';
+import type { Config } from '../../src/config';
 import { EventSchema } from '../../src/events/event.entity';
 import { newEventRow } from '../../src/events/event-rows';
 import { createEventWorkflowStarter, eventWorkflowId } from '../../src/temporal/event-workflows';
-import type { AcceptedEvent, LiveStack } from './live-stack';
-import { waitForCount, waitForStatus, waitForWorkflow } from './wait-for';
-
-type Activities = ReturnType<typeof createActivities>;
-
-/** One event of the scenario: its id and its workflow's id. */
-export type EventRef = AcceptedEvent;
+import { waitForCount, waitForStatus, waitForWorkflow, type EventRef, type Stack } from './stack';
 
 /** The events the runbook commands are run against, one in each state an operator meets. */
 export interface RunbookScenario {
-  userId: string;
   token: string;
   /** `page_view`, processed. */
   processed: EventRef;
@@ -44,7 +38,7 @@ export function createOutage() {
   return {
     start: () => void (active = true),
     end: () => void (active = false),
-    wrap: (activities: Activities): Activities => ({
+    wrap: (activities: ReturnType<typeof createActivities>) => ({
       ...activities,
       async normalizePayload(eventId: string) {
         if (active) throw new Error('simulated outage: the database refused the write');
@@ -59,48 +53,67 @@ export function createOutage() {
  * and waits until Temporal's visibility store shows them, so that list commands see them.
  */
 export async function prepareRunbookScenario(
-  stack: LiveStack,
+  stack: Stack,
   outage: ReturnType<typeof createOutage>,
 ): Promise<RunbookScenario> {
   const user = await stack.createUser();
-  const post = (eventName: string, eventType: string) =>
-    stack.postEvent(user.token, { event_name: eventName, event_type: eventType, payload: {} });
+  const post = (event_name: string, event_type: string) =>
+    stack.postEvent(user.token, { event_name, event_type, payload: {} });
+  const { config } = stack;
+  // A row another producer wrote, bypassing the API's schema (as an older API could), whose
+  // workflow is started with `overrides` of the service's settings.
+  const insert = async (
+    name: string,
+    type: string,
+    payload: unknown,
+    overrides: Partial<Config> = {},
+  ) => {
+    const { payloadJson: _, ...row } = newEventRow(
+      user.id,
+      { event_name: name, event_type: type },
+      { receivedAt: new Date() },
+    );
+    await stack.orm.em.fork().insert(EventSchema, { ...row, payload });
+    await createEventWorkflowStarter(stack.temporal, { ...config, ...overrides }).startEvent({
+      id: row.id,
+      userId: user.id,
+      eventName: name,
+      eventType: type,
+    });
+    return { eventId: row.id, workflowId: eventWorkflowId(row.id) };
+  };
 
   const processed = await post('page_view', 'engagement');
   await waitForStatus(stack, processed, 'processed');
-
-  const invalid = await insertEvent(stack, user.id, 'signup', 'account', 'not an object');
-  await createEventWorkflowStarter(stack.temporal, stack.config).startEvent({
-    id: invalid.eventId,
-    userId: user.id,
-    eventName: 'signup',
-    eventType: 'account',
-  });
+  const invalid = await insert('signup', 'account', 'not an object');
   await waitForStatus(stack, invalid, 'failed');
 
   outage.start();
   const outageEvents = await Promise.all([
     post('purchase', 'commerce'),
-    startWithActivityTasks(stack, user.id, 'purchase', 'commerce'),
+    // Steps as activity tasks, each with its own place in history: the reset to a step is for such runs.
+    insert(
+      'purchase',
+      'commerce',
+      {},
+      {
+        processing: { ...config.processing, localActivities: false },
+      },
+    ),
     post('checkout', 'commerce'),
     post('checkout', 'commerce'),
   ]);
   for (const event of outageEvents) await waitForStatus(stack, event, 'failed');
   outage.end();
 
-  const stuck = await insertEvent(stack, user.id, 'page_view', 'engagement', {});
-  await createEventWorkflowStarter(stack.temporal, {
-    ...stack.config,
-    temporal: {
-      ...stack.config.temporal,
-      taskQueue: `${stack.config.temporal.taskQueue}-unpolled`,
+  const stuck = await insert(
+    'page_view',
+    'engagement',
+    {},
+    {
+      temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-unpolled` },
     },
-  }).startEvent({
-    id: stuck.eventId,
-    userId: user.id,
-    eventName: 'page_view',
-    eventType: 'engagement',
-  });
+  );
 
   for (const ref of outageEvents) await waitForWorkflow(stack, ref, 'FAILED');
   await waitForCount(stack, 'EventStatus="failed"', 5);
@@ -109,61 +122,20 @@ export async function prepareRunbookScenario(
   await waitForCount(stack, 'EventStatus="processed"', 1);
 
   const [o1, o2, o3, o4] = outageEvents as [EventRef, EventRef, EventRef, EventRef];
+  const history = await stack.temporal.workflow.getHandle(o2.workflowId).fetchHistory();
+  const validate = history.events?.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'validatePayload',
+  );
+  if (!validate) throw new Error(`workflow ${o2.workflowId} never scheduled validatePayload`);
   return {
-    userId: user.id,
     token: user.token,
     processed,
     invalid,
     outage: [o1, o2],
     outageBatch: [o3, o4],
     stuck,
-    historyEventId: await findValidateStep(stack, o2),
+    historyEventId: Number(
+      validate.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId,
+    ),
   };
-}
-
-/**
- * An event whose steps run as activity tasks (EVENT_LOCAL_ACTIVITIES=false), each with its own
- * place in history: the runbook's reset to a step is for such runs.
- */
-async function startWithActivityTasks(
-  stack: LiveStack,
-  userId: string,
-  eventName: string,
-  eventType: string,
-): Promise<EventRef> {
-  const event = await insertEvent(stack, userId, eventName, eventType, {});
-  await createEventWorkflowStarter(stack.temporal, {
-    ...stack.config,
-    processing: { ...stack.config.processing, localActivities: false },
-  }).startEvent({ id: event.eventId, userId, eventName, eventType });
-  return event;
-}
-
-/** A row written by another producer, bypassing the API's schema (as an older API could). */
-async function insertEvent(
-  stack: LiveStack,
-  userId: string,
-  eventName: string,
-  eventType: string,
-  payload: unknown,
-): Promise<EventRef> {
-  const { payloadJson: _none, ...row } = newEventRow(
-    userId,
-    { event_name: eventName, event_type: eventType },
-    { receivedAt: new Date() },
-  );
-  const id = row.id;
-  await stack.orm.em.fork().insert(EventSchema, { ...row, payload });
-  return { eventId: id, workflowId: eventWorkflowId(id) };
-}
-
-async function findValidateStep(stack: LiveStack, ref: EventRef): Promise<number> {
-  const history = await stack.temporal.workflow.getHandle(ref.workflowId).fetchHistory();
-  for (const event of history.events ?? []) {
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name === 'validatePayload') {
-      return Number(scheduled.workflowTaskCompletedEventId);
-    }
-  }
-  throw new Error(`workflow ${ref.workflowId} never scheduled validatePayload`);
 }
