@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,16 +16,14 @@ import { createUser } from '../../src/users/user.service';
 import { installTemporalRuntime } from '../../src/worker/runtime';
 import { bundleWorkflows } from '../bundle-workflows';
 
-type Activities = ReturnType<typeof createActivities>;
-
 export interface ServiceOptions {
   /** Service settings, as the service reads them from the environment. */
   env?: Record<string, string>;
   /** Fault injection around the real activities. */
-  wrapActivities?: (a: Activities) => Activities;
+  wrapActivities?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
 }
 
-/** What the API answers an accepted event (or batch: `eventId` is then the batch's id) with. */
+/** An event the API accepted (for a batch, `eventId` is the batch's id). */
 export interface EventRef {
   eventId: string;
   workflowId: string;
@@ -55,33 +53,24 @@ export async function startStack(
     const logger = createLogger(process.env.LOG_LEVEL ?? 'error', { process: opts.label });
     installTemporalRuntime(logger);
     const temporalCli = await ensureTemporalCli(opts.log);
-    const dir = await mkdtemp(path.join(tmpdir(), `ops-${opts.label}-`));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    // Bundled once: a service restarted with other settings need not bundle again.
-    const bundle = path.join(dir, 'workflows.js');
+    // Bundled once, so that a restart with other settings need not bundle again.
+    const bundle = path.join(tmpdir(), `ops_${suffix}_workflows.js`);
+    cleanups.push(() => rm(bundle, { force: true }));
     opts.log('starting a Temporal dev server and a fresh database; bundling the workflows');
+    const [port, uiPort] = [await findFreePort(), opts.withUi ? await findFreePort() : undefined];
     const [server, database] = await Promise.all([
-      (async () =>
-        startTemporalDevServer({
-          executable: temporalCli,
-          port: await findFreePort(),
-          uiPort: opts.withUi ? await findFreePort() : undefined,
-        }))(),
+      startTemporalDevServer({ executable: temporalCli, port, uiPort }),
       createScratchDatabase(
         process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
         `ops_${suffix}`,
       ),
       bundleWorkflows(bundle),
     ]);
-    cleanups.push(
-      () => server.stop(),
-      () => database.drop(),
-    );
+    cleanups.push(server.stop, database.drop);
     let service: InProcessService | undefined;
     cleanups.push(async () => service?.stop());
     const serve = async ({ env, wrapActivities }: ServiceOptions) => {
       await service?.stop();
-      service = undefined;
       const config = loadConfig({
         NODE_ENV: 'production',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
@@ -91,10 +80,11 @@ export async function startStack(
         SHUTDOWN_GRACE_MS: '2000',
         ...env,
       });
+      const workflowBundle = { codePath: bundle };
       service = await startInProcessService({
         config,
         logger,
-        worker: { wrapActivities, workflowBundle: { codePath: bundle } },
+        worker: { workflowBundle, wrapActivities },
       });
       const { orm, temporal, baseUrl, worker } = service;
       return { config, orm, temporal, apiUrl: baseUrl, workerIdentity: worker!.options.identity };
@@ -112,11 +102,7 @@ export async function startStack(
       createUser: () =>
         createUser(service!.orm.em.fork(), `ops-${randomBytes(6).toString('hex')}@example.com`),
       /** `POST /api/v1/events` (or `route`) as `token`; throws unless the API accepts it. */
-      postEvent: async (
-        token: string,
-        body: unknown,
-        route = '/api/v1/events',
-      ): Promise<EventRef> => {
+      async postEvent(token: string, body: unknown, route = '/api/v1/events'): Promise<EventRef> {
         const res = await fetch(`${service!.baseUrl}${route}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -142,33 +128,29 @@ export async function startStack(
 export async function waitFor<T>(what: string, read: () => Promise<T>, wanted: T): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (let last = await read(); last !== wanted; last = await read()) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `gave up waiting for ${what} to be ${String(wanted)} (last: ${String(last)})`,
-      );
-    }
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (last: ${last})`);
     await delay(100);
   }
 }
 
-export const waitForStatus = (stack: Stack, ref: EventRef, status: string) =>
+export const waitForStatus = (stack: Stack, { eventId }: EventRef, status: string) =>
   waitFor(
-    `event ${ref.eventId}`,
-    async () => (await stack.orm.em.fork().findOne(EventSchema, { id: ref.eventId }))?.status,
+    `event ${eventId} to be ${status}`,
+    async () => (await stack.orm.em.fork().findOne(EventSchema, { id: eventId }))?.status,
     status,
   );
 
-export const waitForWorkflow = (stack: Stack, ref: Pick<EventRef, 'workflowId'>, status: string) =>
+export const waitForWorkflow = (stack: Stack, { workflowId }: EventRef, status: string) =>
   waitFor(
-    `workflow ${ref.workflowId}`,
-    async () => (await stack.temporal.workflow.getHandle(ref.workflowId).describe()).status.name,
+    `workflow ${workflowId} to be ${status}`,
+    async () => (await stack.temporal.workflow.getHandle(workflowId).describe()).status.name,
     status,
   );
 
 /** Temporal's visibility store, which list commands read, follows the runs by a moment. */
 export const waitForCount = (stack: Stack, query: string, count: number) =>
   waitFor(
-    `executions matching ${query}`,
+    `${count} executions matching ${query}`,
     async () => (await stack.temporal.workflow.count(query)).count,
     count,
   );
