@@ -9,7 +9,7 @@ import path from 'node:path';
 import { errorMessage } from '../src/dev/child-process';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { extractRunbookBlocks } from './support/runbook-blocks';
-import { createOutage, FAST_FAILURE_ENV, prepareRunbookScenario } from './support/runbook-scenario';
+import { createOutage, OUTAGE_ERROR, prepareRunbookScenario } from './support/runbook-scenario';
 import type { RunbookScenario } from './support/runbook-scenario';
 import { runMain, startStack, waitFor, waitForStatus, waitForWorkflow } from './support/stack';
 import type { EventRef, Stack } from './support/stack';
@@ -45,16 +45,16 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
     const rows = stdout.split('\n').filter((line) => line.includes('processEventWorkflow'));
     if (rows.length !== 1) fail(`expected one workflow, got ${rows.length}:\n${stdout}`);
   };
+  const resetPoint = new RegExp(`^\\s*${s.historyEventId}\\s+\\S+\\s+WorkflowTaskCompleted`, 'm');
   let jobId = 'missing';
 
   return {
     'register-search-attributes': {
       // A namespace without them, so that the script has something to create.
       vars: { TEMPORAL_NAMESPACE: namespace },
-      before: async () => {
+      before: () => {
         const args = ['operator', 'namespace', 'create', '--namespace', namespace];
-        const created = await run(stack.temporalCli, args, operatorEnv(stack, {}));
-        if (created.code !== 0) fail(`could not create ${namespace}: ${created.stderr}`);
+        return run(stack.temporalCli, args, operatorEnv(stack, {}));
       },
       prints: names.map((name) => `${name}: created`),
       verify: async () => {
@@ -66,8 +66,7 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
         // Idempotence: a second run changes nothing and still succeeds.
         const script = path.join(ROOT, 'scripts', 'register-search-attributes.sh');
         const again = await run(script, [], operatorEnv(stack, { TEMPORAL_NAMESPACE: namespace }));
-        if (again.code !== 0) fail(`second run exited ${again.code}: ${again.stderr}`);
-        expectOutput(again.stdout, { prints: names.map((name) => `${name}: already exists`) });
+        expectOutput(again, { prints: names.map((name) => `${name}: already exists`) });
       },
     },
     'list-search-attributes': { prints: names.map((name) => row(name, 'Keyword')) },
@@ -75,21 +74,14 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
       prints: [row('workflow', stack.workerIdentity), row('activity', stack.workerIdentity)],
     },
     'find-workflow': { vars: wf(s.processed), prints: ids(s.processed), verify: oneWorkflow },
-    describe: {
-      vars: wf(reset1),
-      prints: [
-        reset1.workflowId,
-        /Status\s+FAILED/,
-        'simulated outage: the database refused the write',
-      ],
-    },
+    describe: { vars: wf(reset1), prints: [reset1.workflowId, /Status\s+FAILED/, OUTAGE_ERROR] },
     'show-history': {
       vars: wf(reset2),
       prints: [
         'WorkflowExecutionStarted',
         'ActivityTaskFailed',
         'WorkflowExecutionFailed',
-        new RegExp(`^\\s*${s.historyEventId}\\s+\\S+\\s+WorkflowTaskCompleted`, 'm'),
+        resetPoint,
       ],
     },
     'show-history-detailed': {
@@ -150,18 +142,16 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
       verify: async (stdout) => {
         jobId = /job ID: (\S+)/.exec(stdout)?.[1] ?? fail('no batch job id in the output');
         for (const ref of s.outageBatch) await processed(ref);
+        const { namespace } = stack.config.temporal;
+        const service = stack.temporal.connection.workflowService;
+        const state = async () =>
+          (await service.describeBatchOperation({ namespace, jobId })).state;
+        await waitFor(`batch job ${jobId}`, state, 2); // BATCH_OPERATION_STATE_COMPLETED
       },
     },
     'batch-describe': {
       get vars() {
         return { JOB_ID: jobId };
-      },
-      before: () => {
-        const { namespace } = stack.config.temporal;
-        const service = stack.temporal.connection.workflowService;
-        const state = async () =>
-          (await service.describeBatchOperation({ namespace, jobId })).state;
-        return waitFor(`batch job ${jobId}`, state, 2); // BATCH_OPERATION_STATE_COMPLETED
       },
       prints: [/State\s+Completed/, /Type\s+ResetWorkflow/, /CompletedCount\s+2\/2/],
     },
@@ -174,12 +164,7 @@ async function main(): Promise<number> {
   const blocks = extractRunbookBlocks(readFileSync(path.join(ROOT, 'docs/operations.md'), 'utf8'));
   const outage = createOutage();
   const log = (msg: string) => console.log(`[runbook] ${msg}`);
-  const stack = await startStack({
-    label: 'runbook',
-    env: FAST_FAILURE_ENV,
-    wrapActivities: outage.wrap,
-    log,
-  });
+  const stack = await startStack({ label: 'runbook', log, ...outage });
   let failures = 0;
   let passes = 0;
   try {
@@ -201,10 +186,9 @@ async function main(): Promise<number> {
         await check.before?.();
         const env = operatorEnv(stack, { TOKEN: scenario.token, ...check.vars });
         // -u: a placeholder the check did not provide is an error, not an empty string.
-        const out = await run('bash', ['-euo', 'pipefail', '-c', block.code], env);
-        if (out.code !== 0) fail(`exited with ${out.code}\n${out.stderr || out.stdout}`);
-        expectOutput(out.stdout, check);
-        await check.verify?.(out.stdout);
+        const stdout = await run('bash', ['-euo', 'pipefail', '-c', block.code], env);
+        expectOutput(stdout, check);
+        await check.verify?.(stdout);
         console.log(`✓ ${block.name} (${Date.now() - t0} ms)`);
         passes++;
       } catch (err) {
@@ -235,9 +219,9 @@ function operatorEnv(stack: Stack, vars: Record<string, string>): NodeJS.Process
   });
 }
 
-/** Asynchronous on purpose: the API answering `curl` lives in this very process. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+/** Its stdout; throws unless it exits 0. Asynchronous: the API `curl` talks to is this process. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = { stdout: '', stderr: '' };
     child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString('utf8')));
@@ -246,7 +230,8 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, ...out });
+      if (code === 0) resolve(out.stdout);
+      else reject(new Error(`${command} exited with ${code}\n${out.stderr || out.stdout}`));
     });
   });
 }

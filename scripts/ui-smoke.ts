@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     await waitForStatus(stack, event, 'processed');
     await waitForCount(stack, `EventId="${event.eventId}" AND EventStatus="processed"`, 1);
     say(`event ${event.eventId} processed`);
+    const id = event.workflowId;
 
     const query = encodeURIComponent(`EventId="${event.eventId}"`);
     const url = `${stack.uiUrl!.replace('//localhost:', '//127.0.0.1:')}/namespaces/${stack.config.temporal.namespace}/workflows?query=${query}`;
@@ -46,26 +47,20 @@ async function main(): Promise<number> {
     const shownAt = Date.now();
     await page.goto(url);
     const found = await page
-      .getByText(event.workflowId, { exact: true })
+      .getByText(id, { exact: true })
       .first()
       .waitFor({ state: 'visible', timeout: APPEAR_TIMEOUT_MS })
-      .then(
-        () => true,
-        () => false,
-      );
+      .then(() => true)
+      .catch(() => false);
     await mkdir(path.dirname(out), { recursive: true });
     await page.screenshot({ path: out, fullPage: true });
     say(`screenshot saved to ${path.relative(ROOT, out)}`);
     if (!found) {
-      console.error(
-        `✗ workflow ${event.workflowId} not listed within ${APPEAR_TIMEOUT_MS / 1000} s`,
-      );
+      console.error(`✗ workflow ${id} not listed within ${APPEAR_TIMEOUT_MS / 1000} s`);
       return 1;
     }
     const total = ((Date.now() - started) / 1000).toFixed(1);
-    say(
-      `✓ workflow ${event.workflowId} listed after ${Date.now() - shownAt} ms (${total} s in all)`,
-    );
+    say(`✓ workflow ${id} listed after ${Date.now() - shownAt} ms (${total} s in all)`);
     return 0;
   } finally {
     await browser?.close();
