@@ -37,10 +37,8 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
   const [reset1, reset2] = s.outage;
   const names = SEARCH_ATTRIBUTES.map((a) => a.name);
   const namespace = `runbook-check-${process.pid}`;
-  const processed = async (ref: EventRef) => {
-    await waitForStatus(stack, ref, 'processed');
-    await waitForWorkflow(stack, ref, 'COMPLETED');
-  };
+  const processed = (ref: EventRef) =>
+    waitForStatus(stack, ref, 'processed').then(() => waitForWorkflow(stack, ref, 'COMPLETED'));
   const oneWorkflow = (stdout: string) => {
     const rows = stdout.split('\n').filter((line) => line.includes('processEventWorkflow'));
     if (rows.length !== 1) fail(`expected one workflow, got ${rows.length}:\n${stdout}`);
@@ -58,9 +56,8 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
       },
       prints: names.map((name) => `${name}: created`),
       verify: async () => {
-        const listed = await stack.temporal.connection.operatorService.listSearchAttributes({
-          namespace,
-        });
+        const { operatorService } = stack.temporal.connection;
+        const listed = await operatorService.listSearchAttributes({ namespace });
         const missing = names.filter((n) => !(n in (listed.customAttributes ?? {})));
         if (missing.length > 0) fail(`not registered afterwards: ${missing.join(', ')}`);
         // Idempotence: a second run changes nothing and still succeeds.
@@ -108,12 +105,11 @@ function checksFor(stack: Stack, s: RunbookScenario): Record<string, BlockCheck>
     'row-status-api': {
       vars: wf(s.invalid),
       verify: (stdout) => {
-        const row = parseJson(stdout) as Record<string, unknown>;
-        if (row.id !== s.invalid.eventId || row.status !== 'failed')
+        const { id, status, processing_error } = parseJson(stdout) as Record<string, unknown>;
+        if (id !== s.invalid.eventId || status !== 'failed')
           fail(`expected event ${s.invalid.eventId} with status failed, got ${stdout}`);
-        expectOutput(String(row.processing_error), {
-          prints: [/^validation_error: Payload must be an object/],
-        });
+        const validationError = /^validation_error: Payload must be an object/;
+        expectOutput(String(processing_error), { prints: [validationError] });
       },
     },
     'row-status-sql': {

@@ -15,14 +15,15 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { createActivities } from '../activities';
 import { processEventWorkflow } from '../workflows';
-import { runMain, startStack, waitFor } from './support/stack';
+import { runMain, startStack, waitFor, type ServiceOptions } from './support/stack';
 
 type Activities = ReturnType<typeof createActivities>;
 type Payload = Record<string, unknown>;
 
 const ROOT = path.resolve(__dirname, '..');
 
-interface Scenario {
+/** With the service settings and faults it needs. */
+interface Scenario extends ServiceOptions {
   /** Names the fixture: `<workflow type>.<name>.json`. */
   name: string;
   /** How the run must end (its result's status, or `failed`); else the scenario is wrong. */
@@ -30,17 +31,13 @@ interface Scenario {
   /** The payload of the one event posted, or of each event of the batch posted. */
   event?: Payload;
   batch?: Payload[];
-  /** This scenario's service settings, as the service reads them. */
-  env?: Record<string, string>;
-  wrapActivities?: (a: Activities) => Activities;
   /** Record a second run for the event, once processed: it stops after fetchEvent. */
   rerun?: boolean;
   /** Record the run the last one continued from. */
   continuedFrom?: boolean;
 }
 
-const nested = (levels: number): Payload =>
-  levels > 1 ? { k: nested(levels - 1) } : { leaf: true };
+const nested = (n: number): Payload => (n > 1 ? { k: nested(n - 1) } : { leaf: true });
 
 const event = (event_name: string, event_type: string) => (payload: unknown) => ({
   event_name,

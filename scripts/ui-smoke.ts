@@ -1,10 +1,8 @@
 /**
- * `npm run ui:smoke [-- --out file.png]`: checks in a real browser that an operator finds an
- * event's workflow in the Temporal Web UI by its search attribute. Processes a real event on a
- * live stack whose dev server serves the UI (scripts/support/stack.ts), opens the UI's workflow
- * list filtered by `EventId="<id>"` in Debian's headless Chromium (`apt-get install chromium`;
- * playwright-core never downloads a browser) and waits for the workflow id. The screenshot
- * (default `.data/ui-smoke.png`) is saved either way.
+ * `npm run ui:smoke [-- --out file.png]`: checks that an operator finds a processed event's
+ * workflow in the Temporal Web UI by `EventId="<id>"`, in Debian's headless Chromium (`apt-get
+ * install chromium`; playwright-core never downloads one). The screenshot (default
+ * `.data/ui-smoke.png`) is saved either way.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

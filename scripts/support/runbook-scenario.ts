@@ -33,14 +33,13 @@ export function createOutage() {
   };
 }
 
+type Outage = ReturnType<typeof createOutage>;
+
 /**
  * Drives real events through the real API and worker into every state the runbook talks about,
  * and waits until Temporal's visibility store shows them, so that list commands see them.
  */
-export async function prepareRunbookScenario(
-  stack: Stack,
-  outage: ReturnType<typeof createOutage>,
-) {
+export async function prepareRunbookScenario(stack: Stack, outage: Outage) {
   const user = await stack.createUser();
   const post = (event_name: string, event_type: string) =>
     stack.postEvent(user.token, { event_name, event_type, payload: {} });

@@ -24,10 +24,7 @@ export interface ServiceOptions {
 }
 
 /** An event the API accepted (for a batch, `eventId` is the batch's id). */
-export interface EventRef {
-  eventId: string;
-  workflowId: string;
-}
+export type EventRef = { eventId: string; workflowId: string };
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -57,13 +54,12 @@ export async function startStack(
     const bundle = path.join(tmpdir(), `ops_${suffix}_workflows.js`);
     cleanups.push(() => rm(bundle, { force: true }));
     opts.log('starting a Temporal dev server and a fresh database; bundling the workflows');
+    const adminUrl =
+      process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     const [port, uiPort] = [await findFreePort(), opts.withUi ? await findFreePort() : undefined];
     const [server, database] = await Promise.all([
       startTemporalDevServer({ executable: temporalCli, port, uiPort }),
-      createScratchDatabase(
-        process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        `ops_${suffix}`,
-      ),
+      createScratchDatabase(adminUrl, `ops_${suffix}`),
       bundleWorkflows(bundle),
     ]);
     cleanups.push(server.stop, database.drop);
@@ -80,14 +76,10 @@ export async function startStack(
         SHUTDOWN_GRACE_MS: '2000',
         ...env,
       });
-      const workflowBundle = { codePath: bundle };
-      service = await startInProcessService({
-        config,
-        logger,
-        worker: { workflowBundle, wrapActivities },
-      });
-      const { orm, temporal, baseUrl, worker } = service;
-      return { config, orm, temporal, apiUrl: baseUrl, workerIdentity: worker!.options.identity };
+      const worker = { workflowBundle: { codePath: bundle }, wrapActivities };
+      service = await startInProcessService({ config, logger, worker });
+      const { orm, temporal, baseUrl: apiUrl } = service;
+      return { config, orm, temporal, apiUrl, workerIdentity: service.worker!.options.identity };
     };
 
     const stack = {
@@ -110,9 +102,8 @@ export async function startStack(
         });
         const answer = (await res.json()) as Record<string, string | undefined>;
         const eventId = answer.event_id ?? answer.batch_id;
-        if (res.status !== 202 || !eventId || !answer.workflow_id) {
+        if (res.status !== 202 || !eventId || !answer.workflow_id)
           throw new Error(`POST ${route} answered ${res.status}: ${JSON.stringify(answer)}`);
-        }
         return { eventId, workflowId: answer.workflow_id };
       },
       stop,
