@@ -4,11 +4,10 @@ export interface RunbookBlock {
   name: string;
   /** The snippet as written, without the fences. */
   code: string;
-  /** 1-based line of the opening fence, for messages. */
+  /** 1-based line of the opening fence. */
   line: number;
 }
 
-/** Thrown when the runbook's checked blocks are malformed (unclosed or duplicate). */
 export class RunbookFormatError extends Error {
   override readonly name = 'RunbookFormatError';
 }
@@ -18,7 +17,7 @@ const CHECKED = /^sh\s+runbook:([a-z0-9-]+)\s*$/;
 
 /**
  * The fenced code blocks of a Markdown document whose info string is `sh runbook:<name>`, in
- * document order. Other blocks (plain `sh`, tctl equivalents, output samples) are not returned.
+ * document order; other blocks (plain `sh`, tctl equivalents, output samples) are skipped.
  *
  * @throws {@link RunbookFormatError} on an unclosed fence or a name used twice
  */
@@ -26,16 +25,14 @@ export function extractRunbookBlocks(markdown: string): RunbookBlock[] {
   const lines = markdown.split('\n');
   const blocks: RunbookBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = FENCE.exec(lines[i]!.trimEnd());
-    if (!open) continue;
-    const [, fence, info] = open as unknown as [string, string, string];
+    const [, fence, info] = FENCE.exec(lines[i]!.trimEnd()) ?? [];
+    if (fence === undefined) continue;
     const end = lines.findIndex(
       (l, j) => j > i && l.trim().startsWith(fence) && l.trim().replace(/[`~]/g, '') === '',
     );
     if (end === -1) throw new RunbookFormatError(`line ${i + 1}: code block is never closed`);
-    const checked = CHECKED.exec(info.trim());
-    if (checked) {
-      const name = checked[1]!;
+    const name = CHECKED.exec(info!.trim())?.[1];
+    if (name !== undefined) {
       if (blocks.some((b) => b.name === name)) {
         throw new RunbookFormatError(`line ${i + 1}: runbook block "${name}" appears twice`);
       }
