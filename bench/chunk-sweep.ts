@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT, supervise } from '../src/dev/child-process';
+import { runMain } from '../src/run-main';
 import type { BenchResults } from './report';
 
 async function main(): Promise<void> {
@@ -71,7 +72,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

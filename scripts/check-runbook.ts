@@ -7,11 +7,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../src/dev/child-process';
+import { runMain } from '../src/run-main';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { extractRunbookBlocks } from './support/runbook-blocks';
 import { createOutage, OUTAGE_ERROR, prepareRunbookScenario } from './support/runbook-scenario';
 import type { RunbookScenario } from './support/runbook-scenario';
-import { runMain, startStack, waitFor, waitForStatus, waitForWorkflow } from './support/stack';
+import { startStack, waitFor, waitForStatus, waitForWorkflow } from './support/stack';
 import type { EventRef, Stack } from './support/stack';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { createOrm } from '../src/db/orm';
+import { runMain } from '../src/run-main';
 import { createUser, EmailTakenError } from '../src/users/user.service';
 
 /** `npm run users:create -- --email you@example.com` prints `{id, email, token}` as one JSON line. */
@@ -22,15 +23,8 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const user = await createUser(orm.em.fork(), email.data);
-    console.log(JSON.stringify(user));
+    console.log(JSON.stringify(await createUser(orm.em.fork(), email.data)));
     return 0;
-  } catch (err) {
-    if (err instanceof EmailTakenError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
   } finally {
     await orm.close(true);
   }
@@ -42,10 +36,4 @@ function redactUrl(url: string): string {
   return u.toString();
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main, [EmailTakenError]);

@@ -14,8 +14,9 @@ import { parseArgs } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { createActivities } from '../activities';
+import { runMain } from '../src/run-main';
 import { processEventWorkflow } from '../workflows';
-import { runMain, startStack, waitFor, type ServiceOptions } from './support/stack';
+import { startStack, waitFor, type ServiceOptions } from './support/stack';
 
 type Activities = ReturnType<typeof createActivities>;
 type Payload = Record<string, unknown>;

@@ -1,5 +1,6 @@
-import { ConfigError, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { runMigrations } from '../src/db/migrate';
+import { runMain } from '../src/run-main';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -7,7 +8,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ applied }));
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+runMain(main);

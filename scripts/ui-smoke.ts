@@ -8,7 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
-import { runMain, startStack, waitForCount, waitForStatus } from './support/stack';
+import { runMain } from '../src/run-main';
+import { startStack, waitForCount, waitForStatus } from './support/stack';
 
 const ROOT = path.resolve(__dirname, '..');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'].concat(

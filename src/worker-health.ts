@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { Connection } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
-import { ConfigError, loadConfig } from './config';
+import { loadConfig } from './config';
+import { runMain } from './run-main';
 import { connectionOptions } from './temporal/connection-options';
 import { pollersOf } from './temporal/pollers';
 
@@ -51,10 +52,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

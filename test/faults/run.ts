@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { createOrm } from '../../src/db/orm';
 import { errorMessage, findFreePort } from '../../src/dev/child-process';
+import { runMain } from '../../src/run-main';
 import { createUser } from '../../src/users/user.service';
 import { check, countWorkflows, installAuditTrigger, waitForQuiescence } from './check';
 import { FaultyNetwork, injectFaults } from './faults';
@@ -191,10 +192,4 @@ async function pruneRuns(runsDir: string): Promise<void> {
     await rm(path.join(runsDir, old), { recursive: true });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(() => main(process.argv.slice(2)));

@@ -8,6 +8,7 @@ import {
   waitForTerminal,
 } from '../../bench/scenarios/events';
 import { parseEnv, startStack, type Stack } from '../../bench/stack';
+import { runMain } from '../../src/run-main';
 
 /**
  * `npm run test:overload`: a sustained arrival rate of about three times what the stack
@@ -235,10 +236,4 @@ function watchEngine(stack: Stack) {
   };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);
