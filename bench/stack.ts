@@ -57,7 +57,7 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
           logFile: path.join(dir, 'temporal.log'),
         }),
       ),
-      createScratchDatabase('postgres://postgres@127.0.0.1:5432/postgres', opts.databaseName),
+      createScratchDatabase(opts.databaseName),
       bundleWorkflows(workflowBundle),
     ]);
     cleanups.push(

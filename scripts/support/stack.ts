@@ -54,12 +54,10 @@ export async function startStack(
     const bundle = path.join(tmpdir(), `ops_${suffix}_workflows.js`);
     cleanups.push(() => rm(bundle, { force: true }));
     opts.log('starting a Temporal dev server and a fresh database; bundling the workflows');
-    const adminUrl =
-      process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     const [port, uiPort] = [await findFreePort(), opts.withUi ? await findFreePort() : undefined];
     const [server, database] = await Promise.all([
       startTemporalDevServer({ executable: temporalCli, port, uiPort }),
-      createScratchDatabase(adminUrl, `ops_${suffix}`),
+      createScratchDatabase(`ops_${suffix}`),
       bundleWorkflows(bundle),
     ]);
     cleanups.push(server.stop, database.drop);
@@ -145,14 +143,3 @@ export const waitForCount = (stack: Stack, query: string, count: number) =>
     async () => (await stack.temporal.workflow.count(query)).count,
     count,
   );
-
-/** A script's entry point: exits with the code `main` returns (default 0), or 1 if it throws. */
-export function runMain(main: () => Promise<number | void>): void {
-  main().then(
-    (code) => process.exit(code ?? 0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}

@@ -1,6 +1,13 @@
 import { Client as PgClient } from 'pg';
 import { runMigrations } from '../db/migrate';
 
+/**
+ * A connection allowed to create databases, where tests and tools make theirs:
+ * TEST_DATABASE_ADMIN_URL, else the PostgreSQL on 127.0.0.1:5432.
+ */
+export const adminDatabaseUrl = (): string =>
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
 /** A throwaway, migrated database. */
 export interface ScratchDatabase {
   url: string;
@@ -13,8 +20,8 @@ export interface ScratchDatabase {
  * connection allowed to create databases, and applies the migrations.
  */
 export async function createScratchDatabase(
-  adminUrl: string,
   name: string,
+  adminUrl = adminDatabaseUrl(),
 ): Promise<ScratchDatabase> {
   const admin = (sql: string) => withAdmin(adminUrl, (pg) => pg.query(sql));
   await admin(`drop database if exists "${name}" with (force)`);

@@ -53,7 +53,7 @@ export async function startPostgres(dataDir: string) {
     startEmbeddedPostgres({ dataDir, port, database: 'postgres', log: () => undefined }),
   );
   await server.up();
-  await createScratchDatabase(url(port, 'postgres'), DATABASE);
+  await createScratchDatabase(DATABASE, url(port, 'postgres'));
   return {
     port,
     /** The database's URL straight to the server; `p` names another port (the proxy's). */
