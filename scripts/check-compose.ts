@@ -51,19 +51,15 @@ interface ComposeService {
   environment?: Record<string, unknown> | string[];
   command?: string[] | string;
   healthcheck?: { test?: string[] | string };
-  volumes?: (string | { type?: string; source?: string })[];
+  volumes?: (string | { source?: string })[];
 }
 
 /**
- * Finds what would break a deployment with this compose file but no parser notices:
- * - a service built from the Dockerfile sets a variable `src/config.ts` does not read (a typo
- *   silently falls back to the default);
- * - one of migrate, api and worker is missing or not built from the Dockerfile;
- * - a command or health check runs `dist/<file>.js` whose `<file>.ts` source does not exist;
- * - a bind-mounted file does not exist;
- * - a third-party image is not pinned to a version.
- *
- * @returns one message per problem; empty when there is none
+ * Finds what would break a deployment with this compose file but no parser notices: one of
+ * migrate, api and worker missing or not built from the Dockerfile; a service of ours setting a
+ * variable `src/config.ts` does not read (a typo silently falls back to the default) or running
+ * `dist/<file>.js` whose `<file>.ts` does not exist; a bind-mounted file that does not exist; a
+ * third-party image not pinned to a version. Returns one message per problem.
  */
 export function findComposeProblems(
   text: string,
@@ -74,56 +70,40 @@ export function findComposeProblems(
   const parsed = parse(text, { merge: true }) as { services?: Record<string, ComposeService> };
   const services = parsed.services ?? {};
   const problems: string[] = [];
-
   for (const name of SERVICE_NAMES) {
-    if (!services[name]) problems.push(`service ${name} is missing`);
-    else if (services[name].build === undefined)
-      problems.push(`service ${name} is not built from the Dockerfile`);
+    if (services[name]?.build === undefined)
+      problems.push(
+        `service ${name} is ${services[name] ? 'not built from the Dockerfile' : 'missing'}`,
+      );
   }
-
   for (const [name, service] of Object.entries(services)) {
     if (service.build !== undefined) {
-      for (const variable of environmentKeys(service.environment)) {
-        if (!known.includes(variable))
-          problems.push(`service ${name} sets ${variable}, which src/config.ts does not read`);
-      }
-      for (const script of compiledScripts(service)) {
-        const source = path.join(root, script.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
-        if (!existsSync(source))
-          problems.push(
-            `service ${name} runs ${script}, but ${path.relative(root, source)} does not exist`,
-          );
+      const env = service.environment ?? {};
+      const variables = Array.isArray(env)
+        ? env.map((entry) => entry.split('=')[0]!)
+        : Object.keys(env);
+      for (const variable of variables.filter((v) => !known.includes(v)))
+        problems.push(`service ${name} sets ${variable}, which src/config.ts does not read`);
+      const words = [service.command, service.healthcheck?.test].flatMap((part) =>
+        Array.isArray(part) ? part : (part ?? '').split(/\s+/),
+      );
+      for (const script of new Set(words.filter((word) => /^dist\/\S+\.js$/.test(word)))) {
+        const source = script.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+        if (!existsSync(path.join(root, source)))
+          problems.push(`service ${name} runs ${script}, but ${source} does not exist`);
       }
     } else if (!/:[^/]+$/.test(service.image ?? '') || service.image?.endsWith(':latest')) {
       problems.push(
         `service ${name} uses image ${service.image}, which is not pinned to a version`,
       );
     }
-    for (const source of bindSources(service.volumes)) {
-      if (!existsSync(path.join(root, source)))
+    for (const volume of service.volumes ?? []) {
+      const source = typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '');
+      if (source.startsWith('./') && !existsSync(path.join(root, source)))
         problems.push(`service ${name} mounts ${source}, which does not exist`);
     }
   }
   return problems;
-}
-
-function environmentKeys(env: ComposeService['environment']): string[] {
-  if (Array.isArray(env)) return env.map((entry) => entry.split('=')[0]!);
-  return Object.keys(env ?? {});
-}
-
-function compiledScripts(service: ComposeService): string[] {
-  const words = [service.command, service.healthcheck?.test]
-    .flatMap((part) => (Array.isArray(part) ? part : (part ?? '').split(/\s+/)))
-    .filter((word) => /^dist\/\S+\.js$/.test(word));
-  return [...new Set(words)];
-}
-
-function bindSources(volumes: ComposeService['volumes']): string[] {
-  return (volumes ?? []).flatMap((volume) => {
-    const source = typeof volume === 'string' ? volume.split(':')[0]! : (volume.source ?? '');
-    return source.startsWith('./') ? [source] : [];
-  });
 }
 
 if (require.main === module) process.exit(main());

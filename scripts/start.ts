@@ -7,7 +7,6 @@
 import path from 'node:path';
 import { inspect } from 'node:util';
 import {
-  ConfigError,
   DEFAULT_TEMPORAL_ADDRESS,
   EMBEDDED_POSTGRES_PORT,
   loadConfig,
@@ -24,6 +23,7 @@ import {
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
+import { runMain } from '../src/run-main';
 
 /** Git-ignored; everything local runs keep between runs lives here. */
 const DATA_DIR = path.resolve(__dirname, '..', '.data');
@@ -40,17 +40,8 @@ const say = (msg: string): void => console.log(`[start] ${msg}`);
 /** Something started that must be stopped, last started first. */
 type Stoppable = { name: string; stop(): Promise<void> };
 
-class ShutdownRequested extends Error {}
-
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    return 1;
-  }
+  const config = loadConfig();
   const apps: (Supervised & { name: string })[] = [];
   const services: Stoppable[] = [];
   let stopRequestedAt: number | undefined;
@@ -70,18 +61,15 @@ async function main(): Promise<number> {
       });
     }
   });
-  const checkpoint = (): void => {
-    if (stopRequestedAt !== undefined) throw new ShutdownRequested();
-  };
 
   let exitCode = 0;
   try {
     const stack = await startServices(config, services);
-    checkpoint();
+    if (stopRequestedAt !== undefined) return 0;
     say('Applying database migrations');
     const applied = await runMigrations(stack.databaseUrl);
     say(applied.length === 0 ? 'Database schema is up to date' : `Applied: ${applied.join(', ')}`);
-    checkpoint();
+    if (stopRequestedAt !== undefined) return 0;
 
     const env = {
       ...process.env,
@@ -138,72 +126,61 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-interface Stack {
-  databaseUrl: string;
-  address: string;
-  uiUrl?: string;
-  /** Where Temporal and PostgreSQL come from, for the banner. */
-  notes: string[];
-}
-
 /**
  * Starts the dev server and PostgreSQL side by side (each takes a few seconds), adding each to
  * `services` as soon as it runs, so that a failure of the other still stops it.
  */
-async function startServices(config: Config, services: Stoppable[]): Promise<Stack> {
-  const started = <T extends { stop(): Promise<void> }>(name: string, service: T): T => {
+async function startServices(config: Config, services: Stoppable[]) {
+  const tracked = async <T extends { stop(): Promise<void> }>(
+    name: string,
+    where: string,
+    start: () => Promise<T>,
+  ) => {
+    say(`Starting ${name} on ${where}`);
+    const service = await start();
     services.push({ name, stop: service.stop });
     say(`${name} is ready`);
     return service;
   };
+  const [ip, port] = DEFAULT_TEMPORAL_ADDRESS.split(':');
   const [temporal, postgres] = await Promise.allSettled([
     isSet('TEMPORAL_ADDRESS')
       ? undefined
-      : (async () => {
-          const executable = await ensureTemporalCli(say);
-          say(`Starting the Temporal dev server on ${DEFAULT_TEMPORAL_ADDRESS}`);
-          const [ip, port] = DEFAULT_TEMPORAL_ADDRESS.split(':');
-          return started(
-            'Temporal dev server',
-            await startTemporalDevServer({
-              executable,
-              ip,
-              port: Number(port),
-              uiPort: TEMPORAL_UI_PORT,
-              dbFilename: path.join(DATA_DIR, 'temporal.db'),
-              // SQLite's default journal with a sync per commit made the file-backed server
-              // about 8x slower than in-memory state in the bench; WAL with normal sync brings it
-              // level. A machine crash may lose the last transactions: fine for a dev server.
-              sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' },
-              namespace: config.temporal.namespace,
-              logFile: path.join(DATA_DIR, 'temporal.log'),
-            }),
-          );
-        })(),
+      : tracked('Temporal dev server', DEFAULT_TEMPORAL_ADDRESS, async () =>
+          startTemporalDevServer({
+            executable: await ensureTemporalCli(say),
+            ip,
+            port: Number(port),
+            uiPort: TEMPORAL_UI_PORT,
+            dbFilename: path.join(DATA_DIR, 'temporal.db'),
+            // SQLite's default journal with a sync per commit made the file-backed server about
+            // 8x slower than in-memory state in the bench; WAL with normal sync brings it level.
+            // A machine crash may lose the last transactions: fine for a dev server.
+            sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' },
+            namespace: config.temporal.namespace,
+            logFile: path.join(DATA_DIR, 'temporal.log'),
+          }),
+        ),
     isSet('DATABASE_URL')
       ? undefined
-      : (async () => {
-          say(`Starting PostgreSQL on 127.0.0.1:${EMBEDDED_POSTGRES_PORT}`);
-          return started(
-            'PostgreSQL',
-            await startEmbeddedPostgres({
-              dataDir: path.join(DATA_DIR, 'postgres'),
-              port: EMBEDDED_POSTGRES_PORT,
-              database: EMBEDDED_DATABASE,
-              log: (line) => console.log(`[postgres] ${line}`),
-            }),
-          );
-        })(),
+      : tracked('PostgreSQL', `127.0.0.1:${EMBEDDED_POSTGRES_PORT}`, () =>
+          startEmbeddedPostgres({
+            dataDir: path.join(DATA_DIR, 'postgres'),
+            port: EMBEDDED_POSTGRES_PORT,
+            database: EMBEDDED_DATABASE,
+            log: (line) => console.log(`[postgres] ${line}`),
+          }),
+        ),
   ]);
   const failures = [temporal, postgres].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
   if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures);
-
   const devServer = temporal.status === 'fulfilled' ? temporal.value : undefined;
   const embedded = postgres.status === 'fulfilled' ? postgres.value : undefined;
   return {
     address: devServer?.address ?? config.temporal.address,
     databaseUrl: embedded?.url ?? config.database.url,
     uiUrl: devServer?.uiUrl,
+    /** Where Temporal and PostgreSQL come from, for the banner. */
     notes: [
       devServer
         ? `Temporal      ${devServer.address}  (dev server; state in .data/temporal.db, log in .data/temporal.log)`
@@ -215,7 +192,7 @@ async function startServices(config: Config, services: Stoppable[]): Promise<Sta
   };
 }
 
-function printBanner(config: Config, stack: Stack): void {
+function printBanner(config: Config, stack: Awaited<ReturnType<typeof startServices>>): void {
   console.log(
     [
       '',
@@ -256,10 +233,4 @@ function isSet(variable: string): boolean {
   return (process.env[variable] ?? '') !== '';
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(inspect(err));
-    process.exit(1);
-  },
-);
+runMain(main);
