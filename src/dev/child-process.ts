@@ -153,20 +153,14 @@ export function spawnEntryPoint(
     inheritOutput?: boolean;
   },
 ): Supervised {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeFlags ?? []), '-r', 'ts-node/register/transpile-only', entry],
-    {
-      cwd: PROJECT_ROOT,
-      env: options.env,
-      detached: options.detached ?? false,
-      stdio: [
-        'ignore',
-        options.inheritOutput ? 'inherit' : 'pipe',
-        options.inheritOutput ? 'inherit' : 'pipe',
-      ],
-    },
-  );
+  const output = options.inheritOutput ? 'inherit' : 'pipe';
+  const args = [...(options.nodeFlags ?? []), '-r', 'ts-node/register/transpile-only', entry];
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: options.env,
+    detached: options.detached ?? false,
+    stdio: ['ignore', output, output],
+  });
   return supervise(child, options);
 }
 

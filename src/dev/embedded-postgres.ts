@@ -1,6 +1,7 @@
 import { execFile as execFileCallback, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chown, cp, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, cp, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -62,7 +63,7 @@ export async function startEmbeddedPostgres(
     );
   }
   const { binaries, dataDir, owner } = await placesFor(path.resolve(opts.dataDir), log);
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log(`Initialising a PostgreSQL cluster in ${dataDir} (first run only, takes a few seconds)`);
     await initdb(path.join(binaries, 'bin', 'initdb'), dataDir, owner);
   }
@@ -252,13 +253,6 @@ async function ensureOsUser(user: string): Promise<OsUser> {
 /** Whether `user` may enter or run `file`: the kernel checks every parent directory. */
 function userCan(user: OsUser, file: string): Promise<boolean> {
   return execFile('/bin/sh', ['-c', 'test -x "$0"', file], { ...user, cwd: '/' }).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
     () => true,
     () => false,
   );

@@ -1,15 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
-import type Koa from 'koa';
 import type { createActivities } from '../../activities';
 import { createApp } from '../app';
 import type { Config } from '../config';
-import { createOrm, type Orm } from '../db/orm';
-import { startConfiguredOutbox, type Outbox } from '../events/outbox';
+import { createOrm } from '../db/orm';
+import { startConfiguredOutbox } from '../events/outbox';
 import { listen } from '../http/listen';
-import type { AppState } from '../http/state';
 import type { Logger } from '../logger';
 import { createTemporalClient } from '../temporal/client';
 import { connectionOptions } from '../temporal/connection-options';
@@ -37,29 +34,14 @@ export interface InProcessServiceOptions {
 }
 
 /** API, outbox and worker of the real service, running in this process. */
-export interface InProcessService {
-  orm: Orm;
-  /** The API's Temporal client. */
-  temporal: Client;
-  /** The worker's connection. */
-  connection: NativeConnection;
-  worker?: Worker;
-  outbox: Outbox;
-  app: Koa<AppState>;
-  /** `http://127.0.0.1:<port>` of the API, on a port of its own. */
-  baseUrl: string;
-  /** Stops everything it started, API first, in the order the service itself stops. */
-  stop(): Promise<void>;
-}
+export type InProcessService = Awaited<ReturnType<typeof startInProcessService>>;
 
 /**
  * Starts the service as `src/server.ts` and `src/worker.ts` would, in this process and against
  * the configured PostgreSQL and Temporal: for tests and for tools that drive a real service.
  * Whatever started is stopped again if a later part fails.
  */
-export async function startInProcessService(
-  opts: InProcessServiceOptions,
-): Promise<InProcessService> {
+export async function startInProcessService(opts: InProcessServiceOptions) {
   const { config, logger } = opts;
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -111,7 +93,9 @@ export async function startInProcessService(
       worker,
       outbox,
       app,
+      /** `http://127.0.0.1:<port>` of the API, on a port of its own. */
       baseUrl: `http://127.0.0.1:${port}`,
+      /** Stops everything it started, API first, in the order the service itself stops. */
       stop,
     };
   } catch (err) {

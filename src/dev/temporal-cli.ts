@@ -60,20 +60,18 @@ export async function ensureTemporalCli(log: (msg: string) => void): Promise<str
 }
 
 async function findIn(dirs: readonly string[]): Promise<string | undefined> {
-  for (const dir of dirs) {
-    const candidate = path.resolve(dir, EXECUTABLE);
+  for (const candidate of dirs.map((dir) => path.resolve(dir, EXECUTABLE))) {
     if (await isExecutableFile(candidate)) return candidate;
   }
   return undefined;
 }
 
 async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    await access(file, fsConstants.X_OK);
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
+  const found = await access(file, fsConstants.X_OK).then(
+    () => stat(file),
+    () => undefined,
+  );
+  return found?.isFile() ?? false;
 }
 
 /** Where pip puts console scripts, for the default and the per-user scheme. */

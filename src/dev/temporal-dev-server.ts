@@ -55,12 +55,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const namespaces = [...new Set(['default', opts.namespace ?? 'default'])];
   for (const port of [opts.port, opts.uiPort]) {
     if (port === undefined || (await isPortFree(ip, port))) continue;
-    const temporal = port === opts.port && (await answersAsTemporal(address));
     throw new StackError(
-      `Port ${port} on ${ip} is already in use by ` +
-        (temporal
-          ? 'a running Temporal server: is another `npm start` running? Stop it, or point TEMPORAL_ADDRESS at that server.'
-          : 'another program: free it, or point TEMPORAL_ADDRESS at a running Temporal server.'),
+      `Port ${port} on ${ip} is already in use: is another \`npm start\` or Temporal server ` +
+        'running? Stop it, or point TEMPORAL_ADDRESS at a running Temporal server.',
     );
   }
   if (opts.dbFilename !== undefined) {
@@ -101,16 +98,6 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     pid: server.child.pid!,
     stop: server.stop,
   };
-}
-
-async function answersAsTemporal(address: string): Promise<boolean> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 }).catch(() => null);
-  const answered = await connection?.workflowService.getSystemInfo({}).then(
-    () => true,
-    () => false,
-  );
-  await connection?.close().catch(() => undefined);
-  return answered ?? false;
 }
 
 /**
