@@ -1,9 +1,8 @@
 // `npm run bench:chunk-sweep -- [--events 50,100,250] [--bytes N] [bench options]`: measurement c
 // once per chunk bound, each on a fresh stack, side by side; how the defaults were chosen.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PROJECT_ROOT, supervise } from '../src/dev/child-process';
+import { PROJECT_ROOT, spawnEntryPoint } from '../src/dev/child-process';
 import { runMain } from '../src/run-main';
 import type { BenchResults } from './report';
 
@@ -30,22 +29,14 @@ async function main(): Promise<void> {
       console.log(`chunks of at most ${events} events and ${bytes} bytes`);
       const label = `chunk-sweep ${events} events, ${bytes} bytes`;
       const env = [`BATCH_CHUNK_MAX_EVENTS=${events}`, `BATCH_CHUNK_MAX_BYTES=${bytes}`];
-      const bench = spawn(
-        process.execPath,
-        [
-          '-r',
-          'ts-node/register/transpile-only',
-          'bench/run.ts',
-          ...passThrough,
-          '--only',
-          'c',
-        ].concat(
-          env.flatMap((e) => ['--env', e]),
-          ['--label', label],
-        ),
-        { cwd: PROJECT_ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
-      );
-      const { code } = await supervise(bench).exited;
+      const args = [...passThrough, '--only', 'c', '--label', label];
+      args.push(...env.flatMap((e) => ['--env', e]));
+      const bench = spawnEntryPoint('bench/run.ts', {
+        env: process.env,
+        args,
+        inheritOutput: true,
+      });
+      const { code } = await bench.exited;
       if (code !== 0) {
         rows.push(`| ${events} | ${bytes} | bench exited ${code} | | | | |`);
         continue;

@@ -148,6 +148,8 @@ export function spawnEntryPoint(
   options: SuperviseOptions & {
     env: NodeJS.ProcessEnv;
     nodeFlags?: readonly string[];
+    /** The entry point's own command line. */
+    args?: readonly string[];
     detached?: boolean;
     /** Print straight to this process's stdout and stderr instead of keeping the output. */
     inheritOutput?: boolean;
@@ -155,6 +157,7 @@ export function spawnEntryPoint(
 ): Supervised {
   const output = options.inheritOutput ? 'inherit' : 'pipe';
   const args = [...(options.nodeFlags ?? []), '-r', 'ts-node/register/transpile-only', entry];
+  args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env: options.env,
