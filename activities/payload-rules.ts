@@ -1,7 +1,7 @@
 import { ExactInteger, stringifyExactly } from '../src/json/exact-json';
 
 /**
- * The payload shape rules the Celery worker applied, kept as they were:
+ * The payload shape rules; clients rely on them, so a change is a change of the API:
  * - the payload is an object, or null (which becomes `{}`);
  * - serialized as compact JSON it is at most 1 MB (1,048,576 bytes of UTF-8);
  * - it nests at most 10 levels (the payload object itself is level 1);

@@ -45,11 +45,13 @@ export interface EventSummary {
   processedAt: string | null;
 }
 
-export type ProcessOutcome = 'success' | 'validation_error' | 'error';
-
-/** The result of `processEventWorkflow`, in the shape the Celery task returned. */
+/**
+ * The result of `processEventWorkflow`: `success` with when the event was processed, or
+ * `validation_error` with why its payload was refused. An infrastructure error that outlasts the
+ * retries fails the run instead, so it has no result.
+ */
 export interface ProcessEventResult {
-  status: ProcessOutcome;
+  status: 'success' | 'validation_error';
   event_id: string;
   processed_at?: string;
   error?: string;
@@ -136,8 +138,8 @@ export interface ChunkOutcome {
 export const MAX_REPORTED_FAILURES = 1000;
 
 /**
- * The result of `processEventBatchWorkflow`: the Celery batch task's summary, with counts for
- * every event and `results` naming the failed ones (at most `MAX_REPORTED_FAILURES`, in id
+ * The result of `processEventBatchWorkflow`: the batch's summary, with counts for every event
+ * and `results` naming the failed ones (at most `MAX_REPORTED_FAILURES`, in id
  * order; `failures_not_listed` counts the rest). Runs recorded before this shape listed every
  * event in `results`.
  */
