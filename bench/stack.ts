@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { bundleWorkflows } from '../scripts/bundle-workflows';
 import { createOrm } from '../src/db/orm';
 import {
+  describeExit,
   findFreePort,
   serviceBaseEnv,
   spawnEntryPoint,
   StackError,
+  waitForHttp,
+  waitUntilReady,
 } from '../src/dev/child-process';
 import { createScratchDatabase } from '../src/dev/scratch-database';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
@@ -96,7 +98,7 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
     const failure = new Promise<never>((_, reject) => (fail = reject));
     // Callers race against it; an unobserved rejection must not crash the runner on its own.
     failure.catch(() => undefined);
-    const spawn = (name: string, entry: string, extraEnv: Record<string, string> = {}): void => {
+    const spawn = (name: string, entry: string, extraEnv: Record<string, string> = {}) => {
       const child = spawnEntryPoint(entry, {
         env: { ...env, ...extraEnv },
         nodeFlags,
@@ -106,36 +108,38 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
       });
       processes[name] = child.child.pid ?? -1;
       cleanups.push(() => child.stop());
-      void child.exited.then(({ code, signal }) => {
+      void child.exited.then((exit) => {
         if (stopping) return;
-        const how = signal ?? `code ${String(code)}`;
-        fail(new StackError(`The ${name} exited (${how}) during the run.`, child.output()));
+        fail(new StackError(`The ${name} ${describeExit(exit)} during the run.`, child.output()));
       });
+      return child;
     };
-    spawn('api', 'src/server.ts');
-    spawn('worker', 'src/worker.ts');
-    if (opts.engineWorker) {
+    const api = spawn('api', 'src/server.ts');
+    const worker = spawn('worker', 'src/worker.ts');
+    const engineWorker =
+      opts.engineWorker &&
       spawn('engine worker', 'bench/engine-worker.ts', { TEMPORAL_TASK_QUEUE: engineTaskQueue });
-    }
 
     processes['temporal dev server'] = server.pid;
     const apiOrigin = `http://127.0.0.1:${apiPort}`;
-    const polled = (queue: string, kinds?: TaskQueueKind[]) => async () =>
-      (await pollersOf(temporal.workflowService, temporal.options.namespace, queue, kinds)).every(
-        (q) => q.pollers.length > 0,
-      );
     // A worker is ready when the server sees it polling.
-    await Promise.race([
-      Promise.all([
-        waitUntil(`the API at ${apiOrigin} was not ready`, async () => {
-          const res = await fetch(`${apiOrigin}/ready`);
-          return res.status === 200;
+    const polls = (queue: string, kinds?: TaskQueueKind[]) => async () => {
+      const queues = await pollersOf(
+        temporal.workflowService,
+        temporal.options.namespace,
+        queue,
+        kinds,
+      );
+      if (queues.some((q) => q.pollers.length === 0)) throw new Error(`nothing polls ${queue} yet`);
+    };
+    const timeoutMs = READY_TIMEOUT_MS;
+    await Promise.all([
+      waitForHttp(api, 'The API', `${apiOrigin}/ready`, timeoutMs),
+      waitUntilReady(worker, 'The worker', polls(taskQueue), { timeoutMs }),
+      engineWorker &&
+        waitUntilReady(engineWorker, 'The engine worker', polls(engineTaskQueue, ['workflow']), {
+          timeoutMs,
         }),
-        waitUntil(`no worker polled ${taskQueue}`, polled(taskQueue)),
-        opts.engineWorker &&
-          waitUntil(`no worker polled ${engineTaskQueue}`, polled(engineTaskQueue, ['workflow'])),
-      ]),
-      failure,
     ]);
 
     return {
@@ -174,14 +178,4 @@ export function parseEnv(items: readonly string[]): Record<string, string> {
     env[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return env;
-}
-
-async function waitUntil(problem: string, ready: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await ready().catch(() => false))) {
-    if (Date.now() > deadline) {
-      throw new StackError(`${problem} within ${READY_TIMEOUT_MS / 1000} s`);
-    }
-    await delay(250);
-  }
 }
