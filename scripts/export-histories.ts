@@ -15,7 +15,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { createActivities } from '../activities';
 import { runMain } from '../src/run-main';
-import { processEventWorkflow } from '../workflows';
+import { processEventBatchWorkflow, processEventWorkflow } from '../workflows';
 import { startStack, waitFor, type ServiceOptions } from './support/stack';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
         if (!previous) throw new Error(`${s.name} did not continue as new`);
         history = await workflow.getHandle(handle.workflowId, previous).fetchHistory();
       }
-      const type = s.batch ? 'processEventBatchWorkflow' : 'processEventWorkflow';
+      const type = (s.batch ? processEventBatchWorkflow : processEventWorkflow).name;
       const file = path.join(out, `${type}.${s.name}${suffix}.json`);
       const json = JSON.parse(historyToJSON(history), anonymize) as unknown;
       await writeFile(file, JSON.stringify(json, null, 2) + '\n');

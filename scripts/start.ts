@@ -92,17 +92,13 @@ async function main(): Promise<number> {
     const firstExit = Promise.race(
       apps.map((app) => app.exited.then((exit) => `The ${app.name} ${describeExit(exit)}`)),
     );
-    const api = apps[0]!;
-    const up = await Promise.race([
-      waitForHttp(
-        api,
-        'The API',
-        `http://${loopback(config.api.host)}:${config.api.port}/health`,
-        API_WAIT_MS,
-      ),
+    const url = `http://${loopback(config.api.host)}:${config.api.port}/health`;
+    const ready = await Promise.race([
+      waitForHttp(apps[0]!, 'The API', url, API_WAIT_MS).then(() => true),
+      firstExit.then(() => false),
       stopRequested.then(() => false),
     ]);
-    if (up !== false) printBanner(config, stack);
+    if (ready) printBanner(config, stack);
 
     const exit = await Promise.race([firstExit, stopRequested]);
     if (exit !== undefined) {
