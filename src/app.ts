@@ -31,6 +31,9 @@ import type { AppState } from './http/state';
 import { traceRequests } from './http/tracing';
 import type { Logger } from './logger';
 import type { Outbox } from './events/outbox';
+import { createGroupCommit } from './events/group-commit';
+import type { MessageGrouper } from './events/message-grouper';
+import { createSql } from './db/sql';
 import { createEventWorkflowStarter } from './temporal/event-workflows';
 import { browserSettingsRoutes } from './tracking/browser-settings.routes';
 import { trackingCors } from './tracking/tracking-cors';
@@ -46,6 +49,8 @@ export interface AppDeps {
   logger: Logger;
   /** Starts the workflows of what the API commits (see `startConfiguredOutbox`). */
   outbox: Outbox;
+  /** Groups committed tracking messages into batches (see `startConfiguredGrouper`). */
+  grouper: MessageGrouper;
   /** Where request and event metrics go; a fresh registry when omitted. */
   metrics?: ApiMetrics;
   /** A span per request when tracing is on. */
@@ -59,6 +64,7 @@ export function createApp({
   temporal,
   logger,
   outbox,
+  grouper,
   metrics = createApiMetrics(),
   tracer,
 }: AppDeps): Koa<AppState> {
@@ -66,8 +72,11 @@ export function createApp({
     proxy: config.api.trustProxyHops > 0,
     maxIpsCount: config.api.trustProxyHops,
   });
+  // One group commit for the process: concurrent requests share statements.
+  const inserts = createGroupCommit(createSql(orm));
   const events = countAcceptedEvents(
     createEventService({
+      inserts,
       outbox,
       maxBacklog: config.admission.maxBacklog,
       workflows: createEventWorkflowStarter(temporal, config),
@@ -119,7 +128,12 @@ export function createApp({
 
   // The Segment-compatible tracking API, for analytics SDKs (see src/tracking).
   app.use(trackingCors(`${TRACKING_PREFIX}/`));
-  const tracking = createTrackingService({ events, batchMaxEvents: config.api.batchMaxEvents });
+  const tracking = createTrackingService({
+    inserts,
+    grouper,
+    admit: events.admit,
+    onAccepted: (n) => metrics.eventsAccepted.inc(n),
+  });
   for (const router of [
     trackingRoutes({ tracking, limits: config.api, rateLimit, logger, bodyBudget }),
     browserSettingsRoutes(),

@@ -49,6 +49,13 @@ const envSchema = z.object({
   /** History length after which a batch run continues as new (Temporal warns at 10,240). */
   BATCH_HISTORY_EVENT_LIMIT: intFrom(100, 10_000).default(5000),
   /**
+   * Tracking messages (every `/v1/*` route) wait in PostgreSQL for the relay, which puts each
+   * user's into groups of at most this many, each processed by one batch workflow.
+   */
+  TRACKING_GROUP_MAX_MESSAGES: intFrom(1, 100_000).default(500),
+  /** How long a user's oldest waiting message waits for others before its group forms. */
+  TRACKING_GROUP_WINDOW_MS: intFrom(0, 60_000).default(200),
+  /**
    * Events per user per minute (a request counts as one, a batch as its events); 0 turns rate
    * limiting off (the local default; docker-compose.yml sets one).
    */
@@ -186,6 +193,7 @@ export interface Config {
     startConcurrency: number;
   };
   admission: { maxBacklog: number };
+  grouping: { maxMessages: number; windowMs: number };
   worker: {
     maxConcurrentActivities: number;
     maxConcurrentWorkflowTasks: number;
@@ -283,6 +291,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       startConcurrency: e.OUTBOX_START_CONCURRENCY,
     },
     admission: { maxBacklog: e.ADMISSION_MAX_BACKLOG },
+    grouping: { maxMessages: e.TRACKING_GROUP_MAX_MESSAGES, windowMs: e.TRACKING_GROUP_WINDOW_MS },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

@@ -2,6 +2,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
 import { traceQueries } from './db/query-tracing';
+import { startConfiguredGrouper } from './events/message-grouper';
 import { startConfiguredOutbox } from './events/outbox';
 import { listen } from './http/listen';
 import { countStartFailure, createApiMetrics } from './http/metrics';
@@ -26,12 +27,14 @@ async function main(): Promise<void> {
     logger,
     onStartFailed: countStartFailure(metrics),
   });
+  const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
   const app = createApp({
     config,
     orm,
     temporal,
     logger,
     outbox,
+    grouper,
     metrics,
     tracer: tracing?.tracer,
   });
@@ -63,7 +66,9 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       void (async () => {
-        // Rows offered but not yet started stay `received`; the next process's sweep starts them.
+        // Rows offered but not yet grouped or started stay `received`; the next process's sweeps
+        // group and start them.
+        await grouper.stop();
         await outbox.stop();
         await Promise.allSettled([orm.close(), temporal.connection.close(), tracing?.shutdown()]);
         logger.info('API stopped');

@@ -52,7 +52,7 @@ export async function prepareRunbookScenario(stack: Stack, outage: Outage) {
     await stack.orm.em.fork().insert(EventSchema, { ...row, payload });
     const starter = createEventWorkflowStarter(stack.temporal, { ...config, ...overrides });
     await starter.startEvent({ ...row, userId: user.id });
-    return { eventId: row.id, workflowId: row.workflowId };
+    return { eventId: row.id, workflowId: row.workflowId! };
   }
   // Steps as activity tasks, each with its own place in history: the reset to a step is for these.
   const activityTasks = { processing: { ...config.processing, localActivities: false } };

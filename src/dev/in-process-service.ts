@@ -5,6 +5,7 @@ import type { createActivities } from '../../activities';
 import { createApp } from '../app';
 import type { Config } from '../config';
 import { createOrm } from '../db/orm';
+import { startConfiguredGrouper } from '../events/message-grouper';
 import { startConfiguredOutbox } from '../events/outbox';
 import { listen } from '../http/listen';
 import type { Logger } from '../logger';
@@ -76,7 +77,17 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
     stops.push(() => temporal.connection.close());
     const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
     stops.push(() => outbox.stop());
-    const app = createApp({ config, orm, temporal, logger, outbox, tracer: opts.tracing?.tracer });
+    const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
+    stops.push(() => grouper.stop());
+    const app = createApp({
+      config,
+      orm,
+      temporal,
+      logger,
+      outbox,
+      grouper,
+      tracer: opts.tracing?.tracer,
+    });
     const server: Server = await listen(app, 0, '127.0.0.1');
     stops.push(
       () =>
@@ -92,6 +103,7 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
       connection,
       worker,
       outbox,
+      grouper,
       app,
       /** `http://127.0.0.1:<port>` of the API, on a port of its own. */
       baseUrl: `http://127.0.0.1:${port}`,

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlFor } from '../db/sql';
+import { sqlFor, type Sql } from '../db/sql';
 import type { NewEventRow } from './event-rows';
 import { isProcessed } from './event-status';
 
@@ -16,35 +16,62 @@ export type InsertableEvent = NewEventRow & {
  * in memory and its SQL the text of any error. Each payload is spliced into the array as the
  * exact JSON text the edge made of it (integers past 2^53 keep their digits; exact-json.ts).
  *
- * Rows whose idempotency key the user already used are skipped (`on conflict ... do nothing`);
- * returns the ids inserted. Runs in the caller's transaction when `em` is a transaction's.
+ * Rows whose idempotency key or messageId the user already used are skipped (`on conflict do
+ * nothing`, which covers both unique keys); returns the ids inserted. Runs in the caller's
+ * transaction when `em` is a transaction's.
  */
-export async function insertEvents(
-  em: EntityManager,
-  rows: InsertableEvent[],
-): Promise<Set<string>> {
+export function insertEvents(em: EntityManager, rows: InsertableEvent[]): Promise<Set<string>> {
+  return insertEventRows(sqlFor(em), rows);
+}
+
+/** {@link insertEvents} with a plain statement runner: for the group commit. */
+export async function insertEventRows(sql: Sql, rows: InsertableEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const withKeys = rows.some((r) => r.idempotencyKey !== null);
-  const inserted = await sqlFor(em)<{ id: string }>(
+  const withKeys = rows.some((r) => r.idempotencyKey !== null || r.messageId !== null);
+  const inserted = await sql<{ id: string }>(
     `insert into events (id, user_id, event_name, event_type, payload, status, processed,
-                         workflow_id, batch_id, idempotency_key, client_timestamp, sent_at,
-                         received_at, event_time, created_at, updated_at, subject_user_id,
-                         anonymous_id, request_fingerprint, processing_error, last_error)
+                         workflow_id, batch_id, idempotency_key, message_id, client_timestamp,
+                         sent_at, received_at, event_time, created_at, updated_at,
+                         subject_user_id, anonymous_id, request_fingerprint, processing_error,
+                         last_error)
      select r.id, r.user_id, r.event_name, r.event_type, r.payload, r.status, r.processed,
-            r.workflow_id, r.batch_id, r.idempotency_key, r.client_timestamp, r.sent_at,
-            r.received_at, r.event_time, r.created_at, r.updated_at, r.subject_user_id,
-            r.anonymous_id, r.request_fingerprint, r.processing_error, r.last_error
+            r.workflow_id, r.batch_id, r.idempotency_key, r.message_id, r.client_timestamp,
+            r.sent_at, r.received_at, r.event_time, r.created_at, r.updated_at,
+            r.subject_user_id, r.anonymous_id, r.request_fingerprint, r.processing_error,
+            r.last_error
        from jsonb_to_recordset($1::jsonb) as r(id uuid, user_id uuid, event_name text,
             event_type text, payload jsonb, status text, processed boolean, workflow_id text,
-            batch_id uuid, idempotency_key text, client_timestamp timestamptz,
+            batch_id uuid, idempotency_key text, message_id text, client_timestamp timestamptz,
             sent_at timestamptz, received_at timestamptz, event_time timestamptz,
             created_at timestamptz, updated_at timestamptz, subject_user_id text,
             anonymous_id text, request_fingerprint text, processing_error text, last_error text)
-     ${withKeys ? 'on conflict (user_id, idempotency_key) do nothing returning id' : ''}`,
-    [recordsJson(rows)],
+     ${withKeys ? 'on conflict do nothing returning id' : ''}`,
+    [recordsJson(withKeys ? inKeyOrder(rows) : rows)],
   );
   // Without keys nothing can conflict: every row went in.
   return new Set(withKeys ? inserted.map((r) => r.id) : rows.map((r) => r.id));
+}
+
+/**
+ * Rows in one order of (user, key): two statements naming the same keys in different orders
+ * then wait on each other instead of deadlocking. Keyless rows go last.
+ */
+function inKeyOrder(rows: InsertableEvent[]): InsertableEvent[] {
+  const key = (r: InsertableEvent) =>
+    r.idempotencyKey !== null
+      ? `${r.user}\u0001k${r.idempotencyKey}`
+      : r.messageId !== null
+        ? `${r.user}\u0001m${r.messageId}`
+        : null;
+  return rows
+    .map((row) => ({ row, key: key(row) }))
+    .sort((a, b) => {
+      if (a.key === b.key) return 0;
+      if (a.key === null) return 1;
+      if (b.key === null) return -1;
+      return a.key < b.key ? -1 : 1;
+    })
+    .map((x) => x.row);
 }
 
 /** The rows as one JSON array, in column names, each payload spliced in as its exact text. */
@@ -60,6 +87,7 @@ function recordsJson(rows: InsertableEvent[]): string {
       workflow_id: r.workflowId,
       batch_id: r.batch,
       idempotency_key: r.idempotencyKey,
+      message_id: r.messageId,
       client_timestamp: r.clientTimestamp,
       sent_at: r.sentAt,
       received_at: r.receivedAt,

@@ -22,11 +22,18 @@ export interface EventExtras {
   /** This event's own `sent_at`; wins over the request's. */
   sent_at?: Date;
   /**
-   * The key names a message, not a request: a repeat is dropped whatever its body, as analytics
-   * SDKs expect of `messageId` (their retries carry new timestamps), so no fingerprint is kept.
+   * An analytics SDK's `messageId`. It names a message, not a request: a repeat is dropped
+   * whatever its body, as SDKs expect (their retries carry new timestamps), so no fingerprint
+   * is kept; and it lives in a key space of its own, apart from REST idempotency keys.
    */
-  key_names_message?: true;
+  message_id?: string;
 }
+
+/**
+ * Which workflow processes the row: its own (a REST single event), its batch's, or one the relay
+ * picks later by putting it in a group of its sender's messages (a tracking message).
+ */
+export type Placement = { batchId: string } | 'own' | 'grouped';
 
 /** The row inserted for one accepted event, in entity property names. */
 export interface NewEventRow {
@@ -41,9 +48,11 @@ export interface NewEventRow {
    */
   payloadJson: string | null;
   status: EventStatus;
-  workflowId: string;
+  /** Null for a message waiting for its group. */
+  workflowId: string | null;
   batch: string | null;
   idempotencyKey: string | null;
+  messageId: string | null;
   subjectUserId: string | null;
   anonymousId: string | null;
   /** Set for events with an idempotency key (and by a keyed batch): only keys need it. */
@@ -61,10 +70,11 @@ export function newEventRow(
   userId: string,
   input: EventInput & EventExtras,
   requestTimes: RequestTimes,
-  batchId: string | null = null,
+  placement: Placement = 'own',
 ): NewEventRow {
   const times = { ...requestTimes, sentAt: input.sent_at ?? requestTimes.sentAt };
   const id = uuidv7(times.receivedAt.getTime());
+  const batchId = typeof placement === 'object' ? placement.batchId : null;
   return {
     id,
     user: userId,
@@ -72,14 +82,18 @@ export function newEventRow(
     eventType: input.event_type,
     payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
-    workflowId: batchId ? batchWorkflowId(batchId) : eventWorkflowId(id),
+    workflowId: batchId
+      ? batchWorkflowId(batchId)
+      : placement === 'grouped'
+        ? null
+        : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
+    messageId: input.message_id ?? null,
     subjectUserId: input.subject_user_id ?? null,
     anonymousId: input.anonymous_id ?? null,
     // Hashing costs a pass over the payload; events without a key never need it.
-    requestFingerprint:
-      input.idempotency_key && !input.key_names_message ? eventFingerprint(input) : null,
+    requestFingerprint: input.idempotency_key ? eventFingerprint(input) : null,
     clientTimestamp: input.timestamp ?? null,
     sentAt: times.sentAt ?? null,
     receivedAt: times.receivedAt,

@@ -26,10 +26,13 @@ export const EventSchema = defineEntity({
     lastRunId: p.string().length(64).nullable(),
     /** The latest failure's error; kept when a later attempt succeeds. */
     lastError: p.text().nullable(),
-    workflowId: p.string().length(255),
+    /** Null while a tracking message waits for the relay to put it in a group. */
+    workflowId: p.string().length(255).nullable(),
     batch: p.manyToOne(BatchSchema).ref().nullable(),
     /** Client-chosen; per user it names at most one event, forever. */
     idempotencyKey: p.string().length(255).nullable(),
+    /** An analytics SDK's messageId: per user it names one message, in a key space of its own. */
+    messageId: p.string().length(255).nullable(),
     /** Who the event is about by the sender's id for them (an analytics SDK's `userId`). */
     subjectUserId: p.string().length(255).nullable(),
     /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */

@@ -139,7 +139,10 @@ export const eventIdParamSchema = z.uuid();
 export const acceptedEventSchema = z
   .strictObject({
     event_id: z.uuid(),
-    workflow_id: z.string().meta({ example: 'event-01a2f000-0000-7000-8000-000000000001' }),
+    workflow_id: z.string().nullable().meta({
+      example: 'event-01a2f000-0000-7000-8000-000000000001',
+      description: 'Null while a tracking message waits for its group (see the tracking API)',
+    }),
     status: z.enum(EVENT_STATUSES),
   })
   .meta({ id: 'AcceptedEvent' });
@@ -165,7 +168,14 @@ export const eventViewSchema = z
       .string()
       .nullable()
       .meta({ description: "The latest failure's error, kept after a later success" }),
-    workflow_id: z.string(),
+    workflow_id: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "The workflow that processes the event: its own, or its batch's; null while a tracking " +
+          'message waits for the relay to put it in a group',
+      }),
     batch_id: z.uuid().nullable(),
     subject_user_id: z.string().nullable().meta({
       description: "Who the event is about: an analytics SDK's userId (see the tracking API)",

@@ -14,6 +14,7 @@ import {
   IdempotencyKeyReusedError,
   ServiceUnavailableError,
 } from '../errors';
+import type { GroupCommit } from './group-commit';
 import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
@@ -45,21 +46,9 @@ const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
 /** How long reprocess waits for a failed event's run to close before starting a new one. */
 const CLOSING_RUN_WAIT_MS = 5_000;
 
-/**
- * Rows with keys sorted by key, keyless ones after: inserting a user's keys always in one
- * order means two batches naming the same keys in different orders wait on each other
- * instead of deadlocking.
- */
-function inKeyOrder(rows: NewEventRow[]): NewEventRow[] {
-  return [...rows].sort((a, b) => {
-    if (a.idempotencyKey === b.idempotencyKey) return 0;
-    if (a.idempotencyKey === null) return 1;
-    if (b.idempotencyKey === null) return -1;
-    return a.idempotencyKey < b.idempotencyKey ? -1 : 1;
-  });
-}
-
 export interface EventServiceDeps {
+  /** Stores single events of concurrent requests together (see group-commit.ts). */
+  inserts: GroupCommit;
   /** Starts the workflows of committed rows, after the answer. */
   outbox: Pick<Outbox, 'offer' | 'stats'>;
   /** Whether a workflow is running: reprocess asks before it starts a run of its own. */
@@ -75,7 +64,13 @@ export interface EventServiceDeps {
  * (see `outbox.ts`). The row is the source of truth and PostgreSQL the durable queue: whatever
  * happens to the process after the commit, the outbox's sweep starts what is left.
  */
-export function createEventService({ outbox, maxBacklog, workflows, logger }: EventServiceDeps) {
+export function createEventService({
+  inserts,
+  outbox,
+  maxBacklog,
+  workflows,
+  logger,
+}: EventServiceDeps) {
   /** Refuses new events while more are stored than can be processed in reasonable time. */
   function admit(): void {
     if (maxBacklog === 0) return;
@@ -165,6 +160,8 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
   }
 
   return {
+    admit,
+
     /**
      * Accepts one event. With an idempotency key already used by this user, stores nothing,
      * starts nothing, and returns the original event with `created: false`.
@@ -176,7 +173,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
     ): Promise<{ created: boolean; event: AcceptedEvent }> {
       admit();
       const row = newEventRow(user.id, body, { receivedAt: new Date(), sentAt: body.sent_at });
-      const inserted = await insertEvents(em, [row]);
+      const inserted = await inserts.insert([row]);
       if (!inserted.has(row.id)) {
         const existing = await existingByKey(em, user.id, [row.idempotencyKey!]);
         refuseReusedKeys([row], existing, () => '$.idempotency_key');
@@ -185,7 +182,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
           created: false,
           event: {
             event_id: original.id,
-            workflow_id: original.workflowId,
+            workflow_id: original.workflowId ?? null,
             status: original.status,
           },
         };
@@ -220,7 +217,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       const batchId = uuidv7(receivedAt.getTime());
       const workflowId = batchWorkflowId(batchId);
       const rows = body.events.map((e) =>
-        newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, batchId),
+        newEventRow(user.id, e, { receivedAt, sentAt: body.sent_at }, { batchId }),
       );
       let fingerprint: string | null = null;
       if (idempotencyKey) {
@@ -247,7 +244,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
             receivedAt,
             createdAt: receivedAt,
           });
-          const inserted = await insertEvents(tx, inKeyOrder(rows));
+          const inserted = await insertEvents(tx, rows);
           const repeated = rows.filter((r) => !inserted.has(r.id));
           if (repeated.length === 0) return { eventIds: rows.map((r) => r.id), inserted };
           const existing = await existingByKey(
@@ -342,16 +339,18 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
       // A failed event's run marks it failed as its last step and closes right after: a new
       // start before that would be refused as a duplicate of the closing run, and the event
       // left queued. So the closing run is waited for, briefly.
+      const ranAs = event.workflowId ?? null;
       const runGone =
         event.status !== 'received' &&
-        !(await workflows
-          .isRunning(event.workflowId, event.status === 'failed' ? CLOSING_RUN_WAIT_MS : 0)
-          .catch((err: unknown) => {
-            logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
-            throw new ServiceUnavailableError(
-              'Temporal cannot tell whether the event is being processed; retry later',
-            );
-          }));
+        (ranAs === null ||
+          !(await workflows
+            .isRunning(ranAs, event.status === 'failed' ? CLOSING_RUN_WAIT_MS : 0)
+            .catch((err: unknown) => {
+              logger.warn({ err, workflow_id: event.workflowId }, 'could not describe workflow');
+              throw new ServiceUnavailableError(
+                'Temporal cannot tell whether the event is being processed; retry later',
+              );
+            })));
       const claimed =
         runGone && (await markReceivedAgain(sqlFor(em), id, event.status, workflowId));
       if (!claimed) {
@@ -363,7 +362,7 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
         );
         return {
           started: false,
-          event: { event_id: id, workflow_id: current.workflowId, status: current.status },
+          event: { event_id: id, workflow_id: current.workflowId ?? null, status: current.status },
         };
       }
       outbox.offer({

@@ -33,7 +33,7 @@ export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): Event
     processing_error: e.processingError ?? null,
     attempts: e.attempts,
     last_error: e.lastError ?? null,
-    workflow_id: e.workflowId,
+    workflow_id: e.workflowId ?? null,
     batch_id: e.batch?.id ?? null,
     subject_user_id: e.subjectUserId ?? null,
     anonymous_id: e.anonymousId ?? null,

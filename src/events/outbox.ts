@@ -132,7 +132,8 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     const rows = await db().execute<ClaimedRow[]>(
       `update events e set updated_at = now()
          from (select id from events
-                where status = 'received' and updated_at < now() - ? * interval '1 millisecond'
+                where status = 'received' and workflow_id is not null
+                  and updated_at < now() - ? * interval '1 millisecond'
                 order by created_at limit ? for update skip locked) stale
         where e.id = stale.id
         returning e.id, e.user_id, e.event_name, e.event_type, e.batch_id, e.workflow_id`,

@@ -34,7 +34,7 @@ const ENVELOPE = [
  *   the type for identify, group and alias;
  * - `payload`: the message minus its envelope, so properties or traits, context and ids;
  * - `userId`, `anonymousId`: the event's `subject_user_id` and `anonymous_id`;
- * - `messageId`: the idempotency key;
+ * - `messageId`: the message id, unique per user (a repeat stores nothing);
  * - `timestamp` (else `originalTimestamp`) and `sentAt`: the event's time, skew-corrected.
  *
  * A message breaking the spec is still mapped, as faithfully as it allows, with the reason: it
@@ -73,8 +73,7 @@ function toEvent(m: Message, raw: Record<string, unknown>): TrackedEvent {
     event_name: eventName(m),
     payload: payloadOf(raw),
     timestamp: m.timestamp ?? m.originalTimestamp,
-    idempotency_key: m.messageId,
-    key_names_message: true,
+    message_id: m.messageId,
     subject_user_id: m.userId,
     anonymous_id: m.anonymousId,
     sent_at: m.sentAt,
@@ -108,8 +107,7 @@ function bestEffort(m: Record<string, unknown>): TrackedEvent {
   return {
     event_type: type,
     event_name: text(m.event) ?? text(m.name) ?? type,
-    idempotency_key: text(m.messageId),
-    key_names_message: true,
+    message_id: text(m.messageId),
     subject_user_id: id(m.userId),
     anonymous_id: id(m.anonymousId),
     timestamp: time(m.timestamp) ?? time(m.originalTimestamp),

@@ -63,12 +63,7 @@ export function trackingRoutes({
       rateLimit,
       async (ctx) => {
         const envelope = parseEnvelope(ctx.request.body);
-        const outcome = await tracking.acceptBatch(
-          ctx.state.em,
-          ctx.state.user,
-          envelope.batch,
-          envelope.sentAt,
-        );
+        const outcome = await tracking.acceptBatch(ctx.state.user, envelope.batch, envelope.sentAt);
         answer(ctx, outcome);
       },
     );
@@ -88,12 +83,7 @@ export function trackingRoutes({
           }
           answer(
             ctx,
-            await tracking.acceptOne(
-              ctx.state.em,
-              ctx.state.user,
-              body as Record<string, unknown>,
-              type,
-            ),
+            await tracking.acceptOne(ctx.state.user, body as Record<string, unknown>, type),
           );
         },
       );

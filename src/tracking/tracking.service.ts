@@ -1,14 +1,15 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { insertEvents } from '../events/event-insert';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { newEventRow } from '../events/event-rows';
-import type { EventService } from '../events/event.service';
+import type { InsertableEvent } from '../events/event-insert';
+import type { GroupCommit } from '../events/group-commit';
+import type { MessageGrouper } from '../events/message-grouper';
 import type { User } from '../users/user.entity';
-import { mapMessage, type MappedMessage, type TrackedEvent } from './message-mapping';
+import { mapMessage, type MappedMessage } from './message-mapping';
 import type { MessageType } from './message.schemas';
 
 /** What became of a request's messages. */
 export interface TrackingOutcome {
-  /** Handed to processing (a repeated messageId among them stores nothing new). */
+  /** Handed to processing (a messageId seen before among them stores nothing new). */
   accepted: number;
   /** Broke the message spec: stored `failed` with the reason. */
   rejected: number;
@@ -16,75 +17,76 @@ export interface TrackingOutcome {
   duplicates: number;
 }
 
+/**
+ * Rows one statement of a request carries at most: a request with more is stored in several,
+ * with the event loop free in between, so a large batch never holds the API for long.
+ */
+export const TRACKING_INSERT_CHUNK = 500;
+
 export interface TrackingServiceDeps {
-  events: EventService;
-  /** The largest batch the event service takes; a longer request becomes several batches. */
-  batchMaxEvents: number;
+  /** Stores the rows of concurrent requests together (see group-commit.ts). */
+  inserts: GroupCommit;
+  /** Tells the relay which user's messages wait for a group. */
+  grouper: Pick<MessageGrouper, 'offer'>;
+  /** Throws while the backlog is too deep to accept more (503 with Retry-After). */
+  admit(): void;
+  /** Told how many new events each request stored, for metrics. */
+  onAccepted?: (count: number) => void;
 }
 
 /**
- * The Segment-compatible tracking API over the event service; HTTP-agnostic. Valid messages go
- * through the same acceptance as any other event (a batch request as a batch, a single call as
- * a single event); a message breaking the spec is stored `failed` with its reason, beside the
- * batch rather than in it, so its neighbours are processed and it is found by status.
+ * The Segment-compatible tracking API; HTTP-agnostic. Every message of every route (`/v1/track`
+ * as much as `/v1/batch`) is committed as its own row and answered, then waits in PostgreSQL for
+ * the relay to put it in a group of its sender's messages, processed by one batch workflow (see
+ * message-grouper.ts): the request never maps to a workflow of its own. A message breaking the
+ * spec is stored `failed` with its reason, so the sender can find it by status and its
+ * neighbours are processed.
  */
-export function createTrackingService({ events, batchMaxEvents }: TrackingServiceDeps) {
-  /** Stores rejected messages as failed events; a messageId already used stores nothing. */
-  async function storeRejected(
-    em: EntityManager,
+export function createTrackingService({
+  inserts,
+  grouper,
+  admit,
+  onAccepted,
+}: TrackingServiceDeps) {
+  /** Stores one request's messages; `sentAt` is the request's own (a batch's envelope). */
+  async function accept(
     user: User,
-    rejected: MappedMessage[],
-    receivedAt: Date,
+    messages: unknown[],
     sentAt: Date | undefined,
-  ): Promise<void> {
-    if (rejected.length === 0) return;
-    const rows = rejected.map(({ event, rejection }) => ({
-      ...newEventRow(user.id, event, { receivedAt, sentAt }),
-      status: 'failed' as const,
-      processingError: rejection,
-      lastError: rejection,
-    }));
-    await insertEvents(em, rows);
+  ): Promise<TrackingOutcome> {
+    admit();
+    const receivedAt = new Date();
+    const { kept, rejected, duplicates } = partition(messages.map(mapMessage));
+    const rows: InsertableEvent[] = kept.map(({ event, rejection }) => {
+      const row = newEventRow(user.id, event, { receivedAt, sentAt }, 'grouped');
+      return rejection === null
+        ? row
+        : { ...row, status: 'failed', processingError: rejection, lastError: rejection };
+    });
+    let stored = 0;
+    for (let i = 0; i < rows.length; i += TRACKING_INSERT_CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      const chunk = rows.slice(i, i + TRACKING_INSERT_CHUNK);
+      const inserted = await inserts.insert(chunk);
+      stored += inserted.size;
+      grouper.offer(
+        user.id,
+        chunk.filter((r) => r.status === 'received' && inserted.has(r.id)).length,
+      );
+    }
+    if (stored > 0) onAccepted?.(stored);
+    return { accepted: kept.length - rejected, rejected, duplicates };
   }
 
   return {
-    /**
-     * A batch request: its valid messages are accepted as one batch (several, past the
-     * largest batch size) and processed by the batch workflow.
-     */
-    async acceptBatch(
-      em: EntityManager,
-      user: User,
-      messages: unknown[],
-      sentAt: Date | undefined,
-    ): Promise<TrackingOutcome> {
-      const receivedAt = new Date();
-      const { valid, rejected, duplicates } = partition(messages.map(mapMessage));
-      for (let i = 0; i < valid.length; i += batchMaxEvents) {
-        await events.acceptBatch(em, user, {
-          events: valid.slice(i, i + batchMaxEvents),
-          sent_at: sentAt,
-        });
-      }
-      await storeRejected(em, user, rejected, receivedAt, sentAt);
-      return { accepted: valid.length, rejected: rejected.length, duplicates };
+    /** A batch request (`/v1/batch`, `/v1/import`, `/v1/b`). */
+    acceptBatch(user: User, messages: unknown[], sentAt: Date | undefined) {
+      return accept(user, messages, sentAt);
     },
 
-    /** A single call (`/v1/track` and the like): one event through the single-event path. */
-    async acceptOne(
-      em: EntityManager,
-      user: User,
-      message: Record<string, unknown>,
-      type: MessageType,
-    ): Promise<TrackingOutcome> {
-      // The route names the type, as Segment's single-call endpoints do.
-      const mapped = mapMessage({ ...message, type });
-      if (mapped.rejection !== null) {
-        await storeRejected(em, user, [mapped], new Date(), mapped.event.sent_at);
-        return { accepted: 0, rejected: 1, duplicates: 0 };
-      }
-      await events.accept(em, user, mapped.event);
-      return { accepted: 1, rejected: 0, duplicates: 0 };
+    /** A single call (`/v1/track` and the like); the route names the type, as Segment's do. */
+    acceptOne(user: User, message: Record<string, unknown>, type: MessageType) {
+      return accept(user, [{ ...message, type }], undefined);
     },
   };
 }
@@ -92,20 +94,20 @@ export function createTrackingService({ events, batchMaxEvents }: TrackingServic
 export type TrackingService = ReturnType<typeof createTrackingService>;
 
 /**
- * Splits mapped messages into valid and rejected ones, keeping only the first of those sharing
- * a messageId: one request naming a message twice means it once.
+ * Keeps only the first of the messages sharing a messageId: one request naming a message twice
+ * means it once. Counts the rejected among those kept.
  */
 function partition(mapped: MappedMessage[]): {
-  valid: TrackedEvent[];
-  rejected: MappedMessage[];
+  kept: MappedMessage[];
+  rejected: number;
   duplicates: number;
 } {
   const seen = new Set<string>();
-  const valid: TrackedEvent[] = [];
-  const rejected: MappedMessage[] = [];
+  const kept: MappedMessage[] = [];
+  let rejected = 0;
   let duplicates = 0;
   for (const m of mapped) {
-    const key = m.event.idempotency_key;
+    const key = m.event.message_id;
     if (key !== undefined) {
       if (seen.has(key)) {
         duplicates += 1;
@@ -113,8 +115,8 @@ function partition(mapped: MappedMessage[]): {
       }
       seen.add(key);
     }
-    if (m.rejection === null) valid.push(m.event);
-    else rejected.push(m);
+    kept.push(m);
+    if (m.rejection !== null) rejected += 1;
   }
-  return { valid, rejected, duplicates };
+  return { kept, rejected, duplicates };
 }

@@ -205,10 +205,11 @@ describe('mapping and processing', () => {
       ['track', 'Signed Up'],
     ]);
     const signedUp = events[0];
+    // A single call is a message like any other: the relay put it in a group of its sender's.
+    expect(signedUp.workflow_id).toBe(`batch-${signedUp.batch_id}`);
     expect(signedUp).toMatchObject({
       subject_user_id: userId,
       anonymous_id: anon,
-      batch_id: null,
       payload: {
         userId,
         anonymousId: anon,
