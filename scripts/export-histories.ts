@@ -91,6 +91,17 @@ const SCENARIOS: Scenario[] = [
     wrapActivities: failing('persistBatch'),
   },
   {
+    name: 'batch-timed-out',
+    outcome: 'failed',
+    batch: [{ i: 0 }, { i: 1 }],
+    env: { EVENT_PROCESSING_TIMEOUT: '1', EVENT_ACTIVITY_TIMEOUT: '5' },
+    wrapActivities: (a) => ({
+      ...a,
+      normalizeBatchChunk: (...args: Parameters<Activities['normalizeBatchChunk']>) =>
+        delay(2500).then(() => a.normalizeBatchChunk(...args)),
+    }),
+  },
+  {
     name: 'timed-out',
     outcome: 'failed',
     event: { page: '/slow' },
@@ -170,10 +181,14 @@ const MACHINE_PATHS = [
   [ROOT, '.'],
 ] as const;
 
-/** Replaces worker identities (`pid@hostname`) and machine paths; neither takes part in replay. */
+/**
+ * Replaces worker identities and sticky task queues (both `pid@hostname...`) and machine paths;
+ * none takes part in replay.
+ */
 function anonymize(key: string, value: unknown): unknown {
   if (typeof value !== 'string') return value;
   if (key === 'identity') return 'histories-export';
+  if (key === 'name' && /^\d+@/.test(value)) return 'histories-export-sticky';
   return MACHINE_PATHS.reduce((text, [from, to]) => text.split(from).join(to), value);
 }
 

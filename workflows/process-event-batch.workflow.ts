@@ -5,11 +5,17 @@ import {
   continueAsNew,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ProcessingActivities } from '../activities';
-import { processingActivityOptions, recordFailureActivityOptions } from './activity-options';
+import {
+  processingActivityOptions,
+  processingLocalActivityOptions,
+  processingStepOptions,
+  recordFailureActivityOptions,
+} from './activity-options';
 import { describeFailure } from './describe-failure';
 import { EVENT_PROCESSING_FAILED } from './failure-types';
 import { BatchIdKey, EventStatusKey, UserIdKey } from './search-attributes';
@@ -19,6 +25,7 @@ import {
   type BatchProgress,
   type BatchWorkflowOptions,
   type ProcessBatchResult,
+  type ProcessingPolicy,
 } from './types';
 
 /**
@@ -38,10 +45,66 @@ const ONE_PASS_CHUNKS = 'batch-one-pass-chunks';
  * Only the batch id and chunk bounds cross history, never payloads. Between chunks the run
  * continues as new once its history passes the configured length, carrying its progress, so
  * no batch size can push history towards Temporal's limits.
+ *
+ * A batch that fits in one chunk (as every group of tracking messages does) costs what a single
+ * event does: its steps run as local activities in one workflow task, with no timer and one
+ * search-attribute write. See `BatchWorkflowOptions.revision`.
  */
 export async function processEventBatchWorkflow(
   batchId: string,
   options: BatchWorkflowOptions = {},
+): Promise<ProcessBatchResult> {
+  if (options.revision !== 2) return processBatchFirstRevision(batchId, options);
+  const policy = options.policy ?? DEFAULT_PROCESSING_POLICY;
+  const batchPolicy = options.batch ?? DEFAULT_BATCH_POLICY;
+  // The budget counts from the first step, as the single chain's does.
+  const deadlineMs = options.resume?.deadlineMs ?? Date.now() + policy.processingTimeoutSec * 1000;
+  const local = () =>
+    proxyLocalActivities<ProcessingActivities>(
+      processingLocalActivityOptions(policy, deadlineMs - Date.now()),
+    );
+  const remote = () =>
+    proxyActivities<ProcessingActivities>(processingStepOptions(policy, deadlineMs - Date.now()));
+  // EVENT_LOCAL_ACTIVITIES=false gives every step its own activity task, as in the single chain.
+  const first = policy.localActivities ? local : remote;
+  try {
+    let progress: BatchProgress = options.resume ?? {
+      plan: await first().fetchBatch(batchId, batchPolicy),
+      nextChunk: 0,
+      deadlineMs,
+    };
+    const { chunks, userId } = progress.plan;
+    const steps = chunks.length <= 1 ? first : remote;
+    while (progress.nextChunk < chunks.length) {
+      const info = workflowInfo();
+      if (info.historyLength >= batchPolicy.historyEventLimit || info.continueAsNewSuggested) {
+        await continueAsNew<typeof processEventBatchWorkflow>(batchId, {
+          ...options,
+          resume: progress,
+        });
+      }
+      await steps().normalizeBatchChunk(batchId, chunks[progress.nextChunk]!, userId);
+      progress = { ...progress, nextChunk: progress.nextChunk + 1 };
+    }
+    await steps().persistBatch(batchId);
+    const result = await steps().summarizeBatch(batchId);
+    upsertSearchAttributes([
+      { key: EventStatusKey, value: result.failed === 0 ? 'processed' : 'failed' },
+    ]);
+    return result;
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    return failBatch(batchId, err, policy);
+  }
+}
+
+/**
+ * The first revision, for runs started without one: remote activities throughout, a durable
+ * timer for the budget, search attributes upserted as the run goes.
+ */
+async function processBatchFirstRevision(
+  batchId: string,
+  options: BatchWorkflowOptions,
 ): Promise<ProcessBatchResult> {
   const policy = options.policy ?? DEFAULT_PROCESSING_POLICY;
   const batchPolicy = options.batch ?? DEFAULT_BATCH_POLICY;
@@ -93,17 +156,25 @@ export async function processEventBatchWorkflow(
   } catch (err) {
     // Continuing as new is how this run hands over, not a failure.
     if (err instanceof ContinueAsNew) throw err;
-    const failure = describeFailure(err, policy);
-    const { markBatchFailed } = proxyActivities<ProcessingActivities>(
-      recordFailureActivityOptions(policy),
-    );
-    await CancellationScope.nonCancellable(() => markBatchFailed(batchId, failure));
-    upsertSearchAttributes([{ key: EventStatusKey, value: 'failed' }]);
-    throw ApplicationFailure.create({
-      type: EVENT_PROCESSING_FAILED,
-      message: `batch ${batchId} failed: ${failure.message}`,
-      nonRetryable: true,
-      cause: err instanceof Error ? err : undefined,
-    });
+    return failBatch(batchId, err, policy);
   }
+}
+
+/**
+ * Records why processing gave up on the batch's unfinished events, even while the run is being
+ * cancelled, and fails the run, so operators find it among failed workflows.
+ */
+async function failBatch(batchId: string, err: unknown, policy: ProcessingPolicy): Promise<never> {
+  const failure = describeFailure(err, policy);
+  const { markBatchFailed } = proxyActivities<ProcessingActivities>(
+    recordFailureActivityOptions(policy),
+  );
+  await CancellationScope.nonCancellable(() => markBatchFailed(batchId, failure));
+  upsertSearchAttributes([{ key: EventStatusKey, value: 'failed' }]);
+  throw ApplicationFailure.create({
+    type: EVENT_PROCESSING_FAILED,
+    message: `batch ${batchId} failed: ${failure.message}`,
+    nonRetryable: true,
+    cause: err instanceof Error ? err : undefined,
+  });
 }

@@ -109,6 +109,15 @@ export interface BatchProgress {
 export interface BatchWorkflowOptions {
   policy?: ProcessingPolicy;
   batch?: BatchPolicy;
+  /**
+   * The batch chain's revision. 2: a batch that fits in one chunk costs what a single event
+   * does (its steps local activities in one workflow task, search attributes set at start and
+   * `EventStatus` once at the end); the budget counts from the first step and bounds each step,
+   * with no durable timer; larger batches go on chunk by chunk as activity tasks. Absent in
+   * runs started before revision 2, which keep the first chain so their histories replay.
+   * Continue-as-new carries it with the rest of the options.
+   */
+  revision?: 2;
   /** Set only by continue-as-new. */
   resume?: BatchProgress;
 }

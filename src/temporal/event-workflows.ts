@@ -82,7 +82,7 @@ export function createEventWorkflowStarter(
         client.workflow.start(processEventBatchWorkflow, {
           workflowId: batchWorkflowId(batch.id),
           taskQueue,
-          args: [batch.id, { policy, batch: batchPolicy }],
+          args: [batch.id, { policy, batch: batchPolicy, revision: 2 }],
           staticSummary: `batch ${batch.id} from user ${batch.userId}`,
           typedSearchAttributes: [
             { key: BatchIdKey, value: batch.id },

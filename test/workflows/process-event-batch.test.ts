@@ -27,6 +27,78 @@ async function historyOf(h: Harness, workflowId: string) {
   return { events: history.events?.length ?? 0, bytes: Buffer.byteLength(json), json };
 }
 
+/** How a finished run executed its steps and what else it wrote to history. */
+async function stepKinds(h: Harness, workflowId: string) {
+  const events = (await h.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return {
+    historyEvents: events.length,
+    activityTasks: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+    localActivities: events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length,
+    timers: events.filter((e) => e.timerStartedEventAttributes).length,
+    searchAttributeUpserts: events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)
+      .length,
+  };
+}
+
+describe('processEventBatchWorkflow, a batch that fits in one chunk', () => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await Harness.start();
+    token = (await h.createUser()).token;
+  });
+  afterAll(() => h.close());
+
+  it('costs what a single event costs: local steps, no timer, one status write', async () => {
+    const events = Array.from({ length: 15 }, (_, i) => ({
+      event_name: 'click',
+      event_type: 'interaction',
+      payload:
+        i === 7 ? { k: { k: { k: { k: { k: { k: { k: { k: { k: { k: {} } } } } } } } } } } : { i },
+    }));
+    const res = await postBatch(h, token, events);
+    expect(res.status).toBe(202);
+    const summary = await h.workflowResult(res.body.workflow_id);
+    expect(summary).toMatchObject({ total_events: 15, processed: 14, failed: 1 });
+    expect(await stepKinds(h, res.body.workflow_id)).toEqual({
+      // Started, its one workflow task (scheduled, started, completed), the four steps, the
+      // status at the end, completed: as a single event's run.
+      historyEvents: 10,
+      activityTasks: 0,
+      localActivities: 4,
+      timers: 0,
+      searchAttributeUpserts: 1,
+    });
+    const single = await h.request('POST', '/api/v1/events', {
+      token,
+      body: { event_name: 'click', event_type: 'interaction', payload: {} },
+    });
+    await h.workflowResult(single.body.workflow_id);
+    const singleRun = await stepKinds(h, single.body.workflow_id);
+    expect(singleRun.historyEvents).toBe(10);
+  });
+
+  it('keeps every step an activity task with EVENT_LOCAL_ACTIVITIES=false', async () => {
+    const remote = await Harness.start({ env: { EVENT_LOCAL_ACTIVITIES: 'false' } });
+    try {
+      const user = await remote.createUser();
+      const res = await postBatch(remote, user.token, [
+        { event_name: 'click', event_type: 'interaction', payload: {} },
+      ]);
+      await remote.workflowResult(res.body.workflow_id);
+      expect(await stepKinds(remote, res.body.workflow_id)).toMatchObject({
+        activityTasks: 4,
+        localActivities: 0,
+        timers: 0,
+      });
+    } finally {
+      await remote.close();
+    }
+  });
+});
+
 describe('processEventBatchWorkflow at Temporal limits', () => {
   let h: Harness;
   let token: string;
@@ -122,13 +194,14 @@ describe('processEventBatchWorkflow result for large batches', () => {
       });
       expect(view.body.event_ids).toHaveLength(1500);
 
-      // Each chunk is read by one step: fetch, one pass per chunk, persist, summarize.
+      // Each chunk is read by one step: fetch (a local activity: the batch's size is not known
+      // before it), then activity tasks: one pass per chunk, persist, summarize.
       const history = await historyOf(h, res.body.workflow_id);
+      expect(await stepKinds(h, res.body.workflow_id)).toMatchObject({ localActivities: 1 });
       const steps = [...history.json.matchAll(/"activityType":\{"name":"(\w+)"\}/g)].map(
         (m) => m[1],
       );
       expect(steps).toEqual([
-        'fetchBatch',
         'normalizeBatchChunk',
         'normalizeBatchChunk',
         'normalizeBatchChunk',

@@ -37,6 +37,11 @@ const REQUIRED = [
   'processEventBatchWorkflow.with-failures.batch-one-pass-chunks.json',
   'processEventBatchWorkflow.continued-as-new.batch-one-pass-chunks.json',
   'processEventBatchWorkflow.batch-retries-exhausted.batch-one-pass-chunks.json',
+  // Revision 2 of the batch chain: one chunk as local activities, more as activity tasks.
+  'processEventBatchWorkflow.with-failures.revision2.json',
+  'processEventBatchWorkflow.continued-as-new.revision2.json',
+  'processEventBatchWorkflow.batch-retries-exhausted.revision2.json',
+  'processEventBatchWorkflow.batch-timed-out.revision2.json',
 ];
 
 const CLOSED = [
