@@ -1,8 +1,9 @@
-// The worker of measurement a: only the trivial workflow, with the service's own settings.
+// The worker of measurement a: only the bench's trivial workflows, with the service's own settings.
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { installTemporalRuntime } from '../src/worker/runtime';
+import { benchActivities } from './activities';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('./workflows/noop.workflow'),
+    activities: benchActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     shutdownGraceTime: config.shutdownGraceMs,
   });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseEnv } from './stack';
 
-const SCENARIOS = ['a', 'b', 'c', 'd', 'e'];
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'g', 'h', 'i'];
 
 /** How much work each measurement does: `--quick` for a smoke run, the default for real figures. */
 const QUICK = {
@@ -20,6 +20,10 @@ const QUICK = {
   acceptUnloadedRequests: 30,
   acceptLoadedRequests: 128,
   acceptLoadedConcurrency: 64,
+  /** Requests of one message (g), of 15 messages (h), and accepted with the worker paused (i). */
+  browserRequests: 512,
+  nodeRequests: 64,
+  acceptAloneRequests: 256,
 };
 
 const FULL: typeof QUICK = {
@@ -32,12 +36,16 @@ const FULL: typeof QUICK = {
   pgRows: 50_000,
   acceptUnloadedRequests: 100,
   acceptLoadedRequests: 384,
+  browserRequests: 4000,
+  nodeRequests: 500,
+  acceptAloneRequests: 1000,
 };
 
 const USAGE = `usage: npm run bench [-- options]
   --quick                 few rounds, small counts (smoke run, about 2 min)
   --only a,b,...          run only these measurements (a engine, b single-event, c batch,
-                          d PostgreSQL, e accept latency; f memory is always sampled)
+                          d PostgreSQL, e accept latency, g browser SDK, h analytics-node,
+                          i accept alone; f memory is always sampled)
   --clients 1,16,64       client concurrencies of measurement b (each must be 1, 16 or 64)
   --env K=V               extra environment for the API and worker (repeatable)
   --cpu-prof              write CPU profiles of the API and worker next to the results

@@ -16,8 +16,10 @@ import {
   type BenchResults,
 } from './report';
 import { engineRound } from './scenarios/engine-ceiling';
+import { acceptRound } from './scenarios/accept';
 import { CheckError, PAYLOAD_BYTES, eventRound, type Progress } from './scenarios/events';
 import { postgresRound } from './scenarios/postgres-ceiling';
+import { trackingRound } from './scenarios/tracking';
 import { startStack, type Stack } from './stack';
 
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -74,10 +76,17 @@ async function main(): Promise<number> {
       },
       {
         phase: 'a',
-        label: 'a: engine ceiling',
+        label: 'a: engine ceiling, trivial workflow',
         seconds: plan.engineWorkflows / 30,
         round: (size, p) =>
           engineRound(stack, size(plan.engineWorkflows), plan.engineConcurrency, p),
+      },
+      {
+        phase: 'a4',
+        label: 'a: engine floor of the chain, four no-op local activities',
+        seconds: plan.engineWorkflows / 25,
+        round: (size, p) =>
+          engineRound(stack, size(plan.engineWorkflows), plan.engineConcurrency, p, true),
       },
       single('e', 1, plan.acceptUnloadedRequests),
       ...opts.singleEventClients.map((clients) =>
@@ -90,6 +99,24 @@ async function main(): Promise<number> {
         seconds: (plan.batchesPerRound * plan.batchSize) / 1500,
         round: (size, p) =>
           eventRound(stack, plan.batchConcurrency, size(plan.batchesPerRound), plan.batchSize, p),
+      },
+      {
+        phase: 'g',
+        label: 'g: browser SDK, 1 message per /v1/track, 64 clients',
+        seconds: plan.browserRequests / 500,
+        round: (size, p) => trackingRound(stack, 64, size(plan.browserRequests), 1, p),
+      },
+      {
+        phase: 'h',
+        label: 'h: analytics-node, 15 messages per /v1/batch, 8 clients',
+        seconds: (plan.nodeRequests * 15) / 1500,
+        round: (size, p) => trackingRound(stack, 8, size(plan.nodeRequests), 15, p),
+      },
+      {
+        phase: 'i',
+        label: 'i: accept alone (worker paused) beside the 401 path, 64 clients',
+        seconds: plan.acceptAloneRequests / 40,
+        round: (size, p) => acceptRound(stack, 64, size(plan.acceptAloneRequests), p),
       },
     ] as Step[]
   ).filter((step) => opts.only.has(step.phase[0]!));

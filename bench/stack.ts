@@ -156,6 +156,14 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
       failure,
       temporal,
       pg,
+      /**
+       * Holds the worker process still (SIGSTOP) and lets it go on (SIGCONT): the API then only
+       * accepts, and Temporal keeps what it is handed until the worker resumes.
+       */
+      worker: {
+        pause: () => void worker.child.kill('SIGSTOP'),
+        resume: () => void worker.child.kill('SIGCONT'),
+      },
       /** A new user and its token: each round counts its own rows. */
       newUser: async () => {
         const user = await createUser(orm.em.fork(), `bench-${randomUUID()}@example.com`);

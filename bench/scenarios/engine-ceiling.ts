@@ -1,25 +1,28 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Stack } from '../stack';
-import { benchNoopWorkflow } from '../workflows/noop.workflow';
+import { benchFourStepWorkflow, benchNoopWorkflow } from '../workflows/noop.workflow';
 import { CheckError, nowMs, type Progress } from './events';
 
 /**
  * Measurement a, what the engine alone does on this machine: trivial workflows started through
- * the same kind of client as the API's, run by a worker process with the service's settings.
+ * the same kind of client as the API's, run by a worker process with the service's settings;
+ * with `fourSteps`, each calls four local activities that do nothing (the event chain's floor).
  */
 export async function engineRound(
   stack: Stack,
   n: number,
   concurrency: number,
   progress: Progress,
+  fourSteps = false,
 ) {
-  const prefix = `bench-noop-${stack.runId}-${Date.now()}-`;
+  const workflow = fourSteps ? benchFourStepWorkflow : benchNoopWorkflow;
+  const prefix = `bench-${fourSteps ? 'four-step' : 'noop'}-${stack.runId}-${Date.now()}-`;
   const startedAt = nowMs();
   let next = 0;
   let started = 0;
   const starter = async (): Promise<void> => {
     for (let i = next++; i < n; i = next++) {
-      await stack.temporal.workflow.start(benchNoopWorkflow, {
+      await stack.temporal.workflow.start(workflow, {
         workflowId: `${prefix}${i}`,
         taskQueue: stack.engineTaskQueue,
         args: [i],

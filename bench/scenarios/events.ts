@@ -39,37 +39,33 @@ export function eventInput(i: number) {
 
 export const PAYLOAD_BYTES = Buffer.byteLength(JSON.stringify(eventInput(123_456).payload));
 
+/** One POST's answer as a closed-loop client saw it. */
+export interface Answer {
+  sentAtMs: number;
+  latencyMs: number;
+  status: number;
+  body: string;
+}
+
 /**
- * `requests` POSTs of single events (measurements b and e) or of batches of `batchSize` events
- * (c), by `concurrency` clients in a closed loop as autocannon runs one: each, on its own
- * keep-alive connection, sends as soon as its previous request was answered. Then waits for
- * every row and checks each.
+ * Sends `bodies` to `path` by `concurrency` clients in a closed loop as autocannon runs one:
+ * each, on its own keep-alive connection, sends as soon as its previous request was answered.
+ * Bodies are built before the clock starts, so the bench's JSON encoding does not count.
  */
-export async function eventRound(
+export async function closedLoop(
   stack: Stack,
   concurrency: number,
-  requests: number,
-  batchSize: number | undefined,
-  progress?: Progress,
-) {
-  const events = requests * (batchSize ?? 1);
-  const path = batchSize ? '/api/v1/events/batch' : '/api/v1/events';
-  // Built before the clock starts, so the bench's JSON encoding does not count.
-  const bodies = Array.from({ length: requests }, (_, r) =>
-    JSON.stringify(
-      batchSize
-        ? { events: Array.from({ length: batchSize }, (_, k) => eventInput(r * batchSize + k)) }
-        : eventInput(r),
-    ),
-  );
-  const user = await stack.newUser();
+  path: string,
+  headers: Record<string, string>,
+  bodies: string[],
+  progress?: (answered: number) => void,
+): Promise<{ answers: Answer[]; elapsedMs: number }> {
   const http = new HttpPool(stack.apiOrigin, {
     connections: concurrency,
     pipelining: 1,
     keepAliveTimeout: 60_000,
   });
-  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
-  const answers: { sentAtMs: number; latencyMs: number; status: number; body: string }[] = [];
+  const answers: Answer[] = [];
   let next = 0;
   let answered = 0;
   const client = async (): Promise<void> => {
@@ -79,13 +75,76 @@ export async function eventRound(
       const body = await res.body.text();
       answers[i] = { sentAtMs, latencyMs: nowMs() - sentAtMs, status: res.statusCode, body };
       answered++;
-      progress?.((0.5 * answered) / bodies.length, `${answered}/${bodies.length} answered`);
+      progress?.(answered);
     }
   };
   const started = nowMs();
   const clients = Array.from({ length: Math.min(concurrency, bodies.length) }, client);
   await Promise.race([Promise.all(clients).finally(() => http.close()), stack.failure]);
-  const elapsedMs = nowMs() - started;
+  return { answers, elapsedMs: nowMs() - started };
+}
+
+/** What a round reports: throughput POST-to-processed, and how the API answered. */
+export function roundFigures(
+  concurrency: number,
+  answers: Answer[],
+  elapsedMs: number,
+  /** For each answer, when each of its events was processed (epoch ms). */
+  processedAt: number[][],
+) {
+  const latencies = answers.flatMap((a, i) => processedAt[i]!.map((t) => t - a.sentAtMs));
+  const accept = answers.map((a) => a.latencyMs);
+  const firstSent = Math.min(...answers.map((a) => a.sentAtMs));
+  const lastProcessed = Math.max(...processedAt.flat());
+  return {
+    concurrency,
+    events: latencies.length,
+    // From the first POST sent to the last row processed.
+    eventsPerSec: (latencies.length * 1000) / (lastProcessed - firstSent),
+    // POST sent to processed_at, per event.
+    latencyP50Ms: percentile(latencies, 0.5),
+    latencyP99Ms: percentile(latencies, 0.99),
+    // How long the API took to answer, and how many answers per second.
+    acceptP50Ms: percentile(accept, 0.5),
+    acceptP99Ms: percentile(accept, 0.99),
+    acceptPerSec: (answers.length * 1000) / elapsedMs,
+  };
+}
+
+/**
+ * `requests` POSTs of single events (measurements b and e) or of batches of `batchSize` events
+ * (c), in a closed loop (see `closedLoop`). Then waits for every row and checks each. With
+ * `hold`, the worker is held while the POSTs go (measurement i: accept alone).
+ */
+export async function eventRound(
+  stack: Stack,
+  concurrency: number,
+  requests: number,
+  batchSize: number | undefined,
+  progress?: Progress,
+  hold?: { pause(): void; resume(): void },
+) {
+  const events = requests * (batchSize ?? 1);
+  const path = batchSize ? '/api/v1/events/batch' : '/api/v1/events';
+  const bodies = Array.from({ length: requests }, (_, r) =>
+    JSON.stringify(
+      batchSize
+        ? { events: Array.from({ length: batchSize }, (_, k) => eventInput(r * batchSize + k)) }
+        : eventInput(r),
+    ),
+  );
+  const user = await stack.newUser();
+  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
+  hold?.pause();
+  let sent: Awaited<ReturnType<typeof closedLoop>>;
+  try {
+    sent = await closedLoop(stack, concurrency, path, headers, bodies, (n) =>
+      progress?.((0.5 * n) / bodies.length, `${n}/${bodies.length} answered`),
+    );
+  } finally {
+    hold?.resume();
+  }
+  const { answers, elapsedMs } = sent;
 
   // The event ids of each 202 answer, checked against the API contract.
   const idsPerAnswer = answers.map((a) => {
@@ -103,25 +162,12 @@ export async function eventRound(
     progress?.(0.5 + (0.5 * n) / events, `${n}/${events} processed`),
   );
   const processed = await checkProcessedRows(stack.pg, user.id, idsPerAnswer.flat());
-
-  const latencies = answers.flatMap((a, i) =>
-    idsPerAnswer[i]!.map((id) => processed.get(id)! - a.sentAtMs),
-  );
-  const accept = answers.map((a) => a.latencyMs);
-  const firstSent = Math.min(...answers.map((a) => a.sentAtMs));
-  return {
+  return roundFigures(
     concurrency,
-    events,
-    // From the first POST sent to the last row processed.
-    eventsPerSec: (events * 1000) / (Math.max(...processed.values()) - firstSent),
-    // POST sent to processed_at, per event.
-    latencyP50Ms: percentile(latencies, 0.5),
-    latencyP99Ms: percentile(latencies, 0.99),
-    // How long the API took to answer 202, and how many answers per second.
-    acceptP50Ms: percentile(accept, 0.5),
-    acceptP99Ms: percentile(accept, 0.99),
-    acceptPerSec: (answers.length * 1000) / elapsedMs,
-  };
+    answers,
+    elapsedMs,
+    idsPerAnswer.map((ids) => ids.map((id) => processed.get(id)!)),
+  );
 }
 
 export async function countEvents(
@@ -161,12 +207,13 @@ export async function waitForTerminal(
 /**
  * A row passes only when it is `processed` and its `properties` hold the original payload
  * verbatim, a normalized copy and the owner's id: what the worker must write. Returns when each
- * was processed, by id, as epoch ms.
+ * was processed, by `key` (the event id, or a tracking message's messageId), as epoch ms.
  */
-async function checkProcessedRows(
+export async function checkProcessedRows(
   pg: Pool,
   userId: string,
   acceptedIds: readonly string[],
+  key: 'id' | 'message_id' = 'id',
 ): Promise<Map<string, number>> {
   const { rows } = await pg.query<{
     id: string;
@@ -174,7 +221,7 @@ async function checkProcessedRows(
     ok: boolean;
     status: string;
   }>(
-    `select id,
+    `select ${key} as id,
             extract(epoch from processed_at) * 1000 as processed_ms,
             status,
             (status = 'processed' and processed and processed_at is not null

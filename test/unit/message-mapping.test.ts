@@ -46,8 +46,7 @@ describe('mapMessage', () => {
         _metadata: { jsRuntime: 'node' },
       },
       timestamp: new Date(base.timestamp),
-      idempotency_key: 'm-1',
-      key_names_message: true,
+      message_id: 'm-1',
       subject_user_id: '42',
       anonymous_id: 'a-1',
       sent_at: new Date(base.sentAt),
@@ -85,7 +84,7 @@ describe('mapMessage', () => {
     const { event, rejection } = mapMessage({ ...base, ...message });
     expect(rejection).toEqual(reason);
     // Still mapped as far as it goes, so the failed event can be found.
-    expect(event).toMatchObject({ idempotency_key: 'm-1' });
+    expect(event).toMatchObject({ message_id: 'm-1' });
   });
 
   it('rejects what is not an object', () => {
