@@ -101,6 +101,8 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
     const spawn = (name: string, entry: string, extraEnv: Record<string, string> = {}) => {
       const child = spawnEntryPoint(entry, {
         env: { ...env, ...extraEnv },
+        // As `npm start` and the image run them: plain JavaScript, no TypeScript compiler.
+        compiled: true,
         nodeFlags,
         logFile: path.join(dir, `${name.replace(/\s+/g, '-')}.log`),
         tailLines: 80,

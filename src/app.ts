@@ -92,8 +92,9 @@ export function createApp({
   app.use(httpMetrics(metrics));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {
-    // One unit of work per request.
-    ctx.state.em = orm.em.fork();
+    // One unit of work per request, made when first used: accepting an event needs none.
+    let em: AppState['em'] | undefined;
+    Object.defineProperty(ctx.state, 'em', { get: () => (em ??= orm.em.fork()) });
     await next();
   });
 

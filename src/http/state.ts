@@ -3,7 +3,7 @@ import type { User } from '../users/user.entity';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */
 export interface AppState {
-  /** This request's unit of work (a fork of the ORM's entity manager). */
+  /** This request's unit of work (a fork of the ORM's entity manager, made on first use). */
   em: EntityManager;
   /** This request's id (`X-Request-Id`); set by `requestId`. */
   requestId: string;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'pg';
+import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { createOrm } from '../../src/db/orm';
 import { errorMessage, findFreePort } from '../../src/dev/child-process';
 import { runMain } from '../../src/run-main';
@@ -64,9 +65,12 @@ async function main(argv: string[]): Promise<number> {
   });
 
   try {
+    // Built ahead of time, as the image does: a restarted worker polls within seconds.
+    const workflowBundle = path.join(runDir, 'workflow-bundle.js');
     const [postgres, temporal] = await Promise.all([
       startPostgres(path.join(DATA_DIR, 'postgres')),
       startTemporal(path.join(runDir, 'temporal.db'), path.join(runDir, 'temporal.log')),
+      bundleWorkflows(workflowBundle),
     ]);
     cleanup.push(postgres.down, () => temporal.down('SIGTERM'));
     const network = new FaultyNetwork({ host: '127.0.0.1', port: postgres.port });
@@ -87,7 +91,10 @@ async function main(argv: string[]): Promise<number> {
     }
     await orm.close(true);
 
-    const serviceEnv = serviceEnvironment(postgres.url(proxyPort), temporal.address, runId);
+    const serviceEnv = {
+      ...serviceEnvironment(postgres.url(proxyPort), temporal.address, runId),
+      WORKFLOW_BUNDLE_PATH: workflowBundle,
+    };
     const apiUrls = await Promise.all(
       Array.from(
         { length: plan.processes.apis },

@@ -171,6 +171,7 @@ export class ServiceProcess {
     this.planned = false;
     const proc = spawnEntryPoint(this.entry, {
       env: { ...serviceBaseEnv(), ...this.env },
+      compiled: true,
       detached: true,
       logFile: this.log,
       stopSignals: [['SIGTERM', 15_000], ['SIGKILL']],
