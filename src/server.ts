@@ -7,6 +7,7 @@ import { startConfiguredOutbox } from './events/outbox';
 import { listen } from './http/listen';
 import { countStartFailure, createApiMetrics } from './http/metrics';
 import { createLogger } from './logger';
+import { installTemporalRuntime } from './worker/runtime';
 import { startTracing } from './tracing';
 import { createTemporalClient } from './temporal/client';
 import { TemporalConnectError, describeTemporalConnection } from './temporal/connection-options';
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
   const tracing = startTracing(config.tracing, 'api');
   if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);
+  // The client's connection is the SDK's native one: its logs go through ours.
+  installTemporalRuntime(logger);
   const temporal = createTemporalClient(config.temporal, { tracing: tracing !== undefined });
   const metrics = createApiMetrics();
   const outbox = startConfiguredOutbox({
