@@ -1,0 +1,79 @@
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import type { PlanDefinition, PlanMode, UnplannedPolicy } from './plan-definition';
+import { re2Engine } from './re2-engine';
+import { schemaGuardIssues, type PlanIssue } from './schema-guards';
+
+/** A plan ready to check events with: one compiled validator per event name. */
+export interface CompiledPlan {
+  mode: PlanMode;
+  unplanned: UnplannedPolicy;
+  /** The validator of `eventName`'s schema; undefined when the plan has none for it. */
+  validatorFor(eventName: string): PlanValidator | undefined;
+}
+
+/** Validates a value; `errors` holds every violation of the last call that failed. */
+export type PlanValidator = ValidateFunction & { errors?: ErrorObject[] | null };
+
+/** Thrown by `compilePlan` when a schema does not compile; each issue names its event's path. */
+export class PlanCompileError extends Error {
+  override readonly name = 'PlanCompileError';
+  constructor(readonly issues: PlanIssue[]) {
+    super(`The tracking plan is invalid: ${issues[0]!.path}: ${issues[0]!.message}`);
+  }
+}
+
+/**
+ * Compiles every schema of a plan with ajv (JSON Schema draft 2020-12), or throws
+ * `PlanCompileError` listing each schema that does not compile and why. Each plan gets an ajv
+ * instance of its own, so one plan's `$id`s cannot meet another's. The options, and why:
+ * - `allErrors`: `processing_error` and `violations` name every violation, not the first; what
+ *   it costs is bounded by the payload (at most 1 MB) and by the guards in `schema-guards.ts`;
+ * - strict schemas: an unknown keyword or format (`requird`, `format: "emial"`) is a compile
+ *   error, so a typo in a plan fails loudly at PUT instead of silently checking nothing; strict
+ *   types, tuples and required stay off, since they refuse valid, merely loose, schemas;
+ * - no `$data`, and `compile` rather than `compileAsync` with no `loadSchema`: a `$ref` to
+ *   anything outside the schema (or the draft's meta-schemas) does not resolve, and nothing is
+ *   ever fetched over the network;
+ * - `pattern` and `patternProperties` run on RE2 (`re2-engine.ts`), linear in the input;
+ *   `allowMatchingProperties` keeps ajv from testing the patterns with JavaScript's own
+ *   engine against `properties` names at compile time;
+ * - formats from ajv-formats (`date-time`, `email`, `uri`, `uuid`, ...);
+ * - `logger: false`: nothing of a plan is written to the service's output.
+ */
+export function compilePlan(definition: PlanDefinition): CompiledPlan {
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strictSchema: true,
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    allowMatchingProperties: true,
+    $data: false,
+    logger: false,
+    code: { regExp: re2Engine },
+  });
+  addFormats(ajv);
+  const validators = new Map<string, PlanValidator>();
+  const issues: PlanIssue[] = [];
+  for (const [name, schema] of Object.entries(definition.events)) {
+    const path = `$.events.${name}`;
+    const guarded = schemaGuardIssues(schema, path);
+    if (guarded.length > 0) {
+      issues.push(...guarded);
+      continue;
+    }
+    try {
+      validators.set(name, ajv.compile(schema));
+    } catch (err) {
+      issues.push({ path, message: (err as Error).message, code: 'invalid_schema' });
+    }
+  }
+  if (issues.length > 0) throw new PlanCompileError(issues);
+  return {
+    mode: definition.mode,
+    unplanned: definition.unplanned,
+    validatorFor: (eventName) => validators.get(eventName),
+  };
+}
