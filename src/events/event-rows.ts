@@ -1,6 +1,7 @@
 import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
 import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
+import type { EventSource } from './event-source';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
@@ -26,6 +27,8 @@ export interface EventExtras {
    * SDKs expect of `messageId` (their retries carry new timestamps), so no fingerprint is kept.
    */
   key_names_message?: true;
+  /** Set by the tracking API; REST events are `api`. */
+  source?: EventSource;
 }
 
 /** The row inserted for one accepted event, in entity property names. */
@@ -41,6 +44,7 @@ export interface NewEventRow {
    */
   payloadJson: string | null;
   status: EventStatus;
+  source: EventSource;
   workflowId: string;
   batch: string | null;
   idempotencyKey: string | null;
@@ -72,6 +76,7 @@ export function newEventRow(
     eventType: input.event_type,
     payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
+    source: input.source ?? 'api',
     workflowId: batchId ? batchWorkflowId(batchId) : eventWorkflowId(id),
     batch: batchId,
     idempotencyKey: input.idempotency_key ?? null,
