@@ -18,7 +18,7 @@ export interface BenchResults {
   machine: Awaited<ReturnType<typeof describeMachine>>;
   serviceEnv: Record<string, string>;
   payloadBytes: number;
-  /** By phase: a, b1, b16, b64, c, d, e1, e64. */
+  /** By phase: a, b1, b16, b64, c, d, e1, e64, p. */
   figures: Record<string, Measured>;
   f: Record<string, ProcessUsage>;
   /** Events (or workflows) each phase processed, warm-up included, to divide CPU time by. */
@@ -104,6 +104,8 @@ export function evaluateTargets(r: BenchResults): BenchResults['targets'] {
     ['e accept rate, 64 clients', '>=', 1000, e64.acceptPerSec, '/s'],
     ['e accept p99, 1 client', '<=', 10, fig('e1').acceptP99Ms, ' ms'],
     ['e accept p99/p50, 64 clients', '<=', 2, ratio(e64.acceptP99Ms, e64.acceptP50Ms)],
+    // A 20-schema plan in enforce mode costs the batch path at most a tenth of its speed.
+    ['p plan/no plan', '>=', 0.9, fig('p').ratio],
     [
       'f worker peak RSS in every phase',
       '<=',
@@ -159,6 +161,14 @@ export function formatTable(r: BenchResults): string {
       'd',
       'PostgreSQL ceiling: multi-row INSERT + set-based UPDATE, chunks of 500, 4 connections',
       (m) => `${fmt(m.rowsPerSec)} rows/s`,
+    ],
+    [
+      'p',
+      'p',
+      'batch as c, with a 20-schema tracking plan in enforce mode / without (rounds in turns)',
+      (m) =>
+        `${fmt(m.eventsPerSecWithPlan)} / ${fmt(m.eventsPerSecWithout)} events/s; latency p50 ${fmt(m.latencyP50MsWithPlan)} / ${fmt(m.latencyP50MsWithout)} ms; ratio ${fmt(m.ratio)}`,
+      'p plan/no plan',
     ],
     ['b(64)/a', undefined, 'single-event path vs engine ceiling', ratio('b(64)/a'), 'b(64)/a'],
     ['c/d', undefined, 'batch path vs PostgreSQL ceiling', ratio('c/d'), 'c/d'],

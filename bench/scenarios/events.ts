@@ -51,6 +51,7 @@ export async function eventRound(
   requests: number,
   batchSize: number | undefined,
   progress?: Progress,
+  options: { trackingPlan?: unknown } = {},
 ) {
   const events = requests * (batchSize ?? 1);
   const path = batchSize ? '/api/v1/events/batch' : '/api/v1/events';
@@ -63,6 +64,7 @@ export async function eventRound(
     ),
   );
   const user = await stack.newUser();
+  if (options.trackingPlan) await putTrackingPlan(stack, user.token, options.trackingPlan);
   const http = new HttpPool(stack.apiOrigin, {
     connections: concurrency,
     pipelining: 1,
@@ -122,6 +124,18 @@ export async function eventRound(
     acceptP99Ms: percentile(accept, 0.99),
     acceptPerSec: (answers.length * 1000) / elapsedMs,
   };
+}
+
+/** Gives the round's user a tracking plan before its clock starts. */
+async function putTrackingPlan(stack: Stack, token: string, plan: unknown): Promise<void> {
+  const res = await fetch(`${stack.apiOrigin}/api/v1/tracking-plan`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(plan),
+  });
+  if (res.status !== 200) {
+    throw new CheckError(`PUT /api/v1/tracking-plan answered ${res.status}: ${await res.text()}`);
+  }
 }
 
 export async function countEvents(
