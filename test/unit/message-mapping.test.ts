@@ -48,6 +48,7 @@ describe('mapMessage', () => {
       timestamp: new Date(base.timestamp),
       idempotency_key: 'm-1',
       key_names_message: true,
+      source: 'tracking',
       subject_user_id: '42',
       anonymous_id: 'a-1',
       sent_at: new Date(base.sentAt),
