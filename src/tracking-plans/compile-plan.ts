@@ -4,6 +4,34 @@ import type { PlanDefinition, PlanMode, UnplannedPolicy } from './plan-definitio
 import { re2Engine } from './re2-engine';
 import { schemaGuardIssues, type PlanIssue } from './schema-guards';
 
+const AJV_OPTIONS = {
+  allErrors: true,
+  strictSchema: true,
+  strictNumbers: true,
+  strictTypes: false,
+  strictTuples: false,
+  strictRequired: false,
+  allowMatchingProperties: true,
+  $data: false,
+  logger: false,
+  code: { regExp: re2Engine },
+} as const;
+
+function withFormats(ajv: Ajv2020): Ajv2020 {
+  addFormats(ajv);
+  return ajv;
+}
+
+let metaSchemaChecker: Ajv2020 | undefined;
+
+/** Throws, as ajv's own check would, when `schema` is not a draft 2020-12 schema. */
+function checkAgainstMetaSchema(schema: unknown): void {
+  metaSchemaChecker ??= withFormats(new Ajv2020(AJV_OPTIONS));
+  if (!metaSchemaChecker.validateSchema(schema as Record<string, unknown>)) {
+    throw new Error(`schema is invalid: ${metaSchemaChecker.errorsText(metaSchemaChecker.errors)}`);
+  }
+}
+
 /** A plan ready to check events with: one compiled validator per event name. */
 export interface CompiledPlan {
   mode: PlanMode;
@@ -42,19 +70,10 @@ export class PlanCompileError extends Error {
  * - `logger: false`: nothing of a plan is written to the service's output.
  */
 export function compilePlan(definition: PlanDefinition): CompiledPlan {
-  const ajv = new Ajv2020({
-    allErrors: true,
-    strictSchema: true,
-    strictNumbers: true,
-    strictTypes: false,
-    strictTuples: false,
-    strictRequired: false,
-    allowMatchingProperties: true,
-    $data: false,
-    logger: false,
-    code: { regExp: re2Engine },
-  });
-  addFormats(ajv);
+  // The meta-schema check is the shared instance's, compiled once per process; each plan's
+  // own instance only compiles its schemas (a fresh instance checking schemas would compile
+  // the draft's meta-schemas again, most of a plan's compile time).
+  const ajv = withFormats(new Ajv2020({ ...AJV_OPTIONS, validateSchema: false }));
   const validators = new Map<string, PlanValidator>();
   const issues: PlanIssue[] = [];
   for (const [name, schema] of Object.entries(definition.events)) {
@@ -65,6 +84,7 @@ export function compilePlan(definition: PlanDefinition): CompiledPlan {
       continue;
     }
     try {
+      checkAgainstMetaSchema(schema);
       validators.set(name, ajv.compile(schema));
     } catch (err) {
       issues.push({ path, message: (err as Error).message, code: 'invalid_schema' });
