@@ -155,12 +155,14 @@ export function createBatchActivities({
     },
 
     /**
-     * One pass over a chunk: reads its payloads once, validates each event on its own and
-     * normalizes the valid ones in memory, then writes the chunk's whole outcome with one
-     * statement (one transaction): invalid events `failed` with their reason, final and never
-     * retried; valid ones with their properties, left `processing` for `persistBatch`. Only rows
-     * still `processing` are read and written: a rerun skips the events it failed and writes the
-     * same properties again for the others, so nothing is applied twice.
+     * One pass over a chunk: reads its payloads once, validates each event on its own (the
+     * payload rules, then the tracking plan version recorded on it) and normalizes the valid
+     * ones in memory, then writes the chunk's whole outcome with one statement (one
+     * transaction): invalid events `failed` with their reason, final and never retried; valid
+     * ones with their properties (and the violations a plan in `report` mode found), left
+     * `processing` for `persistBatch`. Only rows still `processing` are read and written: a
+     * rerun skips the events it failed and writes the same properties again for the others, so
+     * nothing is applied twice.
      *
      * Runs `processEventBatchWorkflow` started before the one-pass chain validate first with
      * `validateBatchChunk`; their invalid events are `failed` by then and not read again here.

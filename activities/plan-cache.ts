@@ -51,5 +51,7 @@ async function load(sql: Sql, userId: string, version: number): Promise<Compiled
   );
   // Versions are never deleted; a missing one is a database restored without it.
   if (!row) throw new Error(`tracking plan version ${version} of user ${userId} does not exist`);
+  // A plan that is off checks nothing: its schemas were compiled when it was PUT, not needed here.
+  if (row.mode === 'off') return { ...row, validatorFor: () => undefined };
   return compilePlan({ ...row, events: JSON.parse(row.events) as PlanDefinition['events'] });
 }

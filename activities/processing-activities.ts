@@ -38,7 +38,7 @@ export interface ActivityDeps {
  * The steps of `processEventWorkflow`. Each takes the event id, opens its own unit of work,
  * reads what it needs from PostgreSQL and is safe to run twice: Temporal may retry any of them.
  * Database errors are thrown as they are, so Temporal retries them with backoff; broken payload
- * rules are thrown as non-retryable `PayloadValidationError` failures.
+ * rules and tracking plans are thrown as non-retryable `PayloadValidationError` failures.
  */
 export function createProcessingActivities({
   orm,
