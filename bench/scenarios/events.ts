@@ -64,7 +64,9 @@ export async function eventRound(
     ),
   );
   const user = await stack.newUser();
-  if (options.trackingPlan) await putTrackingPlan(stack, user.token, options.trackingPlan);
+  const warmUpIds = options.trackingPlan
+    ? await warmUpTrackingPlan(stack, user, options.trackingPlan)
+    : [];
   const http = new HttpPool(stack.apiOrigin, {
     connections: concurrency,
     pipelining: 1,
@@ -101,10 +103,13 @@ export async function eventRound(
     }
     throw new CheckError(`POST ${path} answered ${a.status}: ${a.body.slice(0, 300)}`);
   });
-  await waitForTerminal(stack, user.id, events, 60_000 + events * 50, (n) =>
+  await waitForTerminal(stack, user.id, warmUpIds.length + events, 60_000 + events * 50, (n) =>
     progress?.(0.5 + (0.5 * n) / events, `${n}/${events} processed`),
   );
-  const processed = await checkProcessedRows(stack.pg, user.id, idsPerAnswer.flat());
+  const processed = await checkProcessedRows(stack.pg, user.id, [
+    ...warmUpIds,
+    ...idsPerAnswer.flat(),
+  ]);
 
   const latencies = answers.flatMap((a, i) =>
     idsPerAnswer[i]!.map((id) => processed.get(id)! - a.sentAtMs),
@@ -126,16 +131,32 @@ export async function eventRound(
   };
 }
 
-/** Gives the round's user a tracking plan before its clock starts. */
-async function putTrackingPlan(stack: Stack, token: string, plan: unknown): Promise<void> {
-  const res = await fetch(`${stack.apiOrigin}/api/v1/tracking-plan`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(plan),
-  });
-  if (res.status !== 200) {
-    throw new CheckError(`PUT /api/v1/tracking-plan answered ${res.status}: ${await res.text()}`);
-  }
+/**
+ * Gives the round's user a tracking plan before its clock starts, and sends one event through
+ * it: a worker compiles each plan version once, when it first meets it, and a real plan meets
+ * that once per worker, not once per round. Returns the event's id, which the round's checks
+ * count with the others.
+ */
+async function warmUpTrackingPlan(
+  stack: Stack,
+  user: { id: string; token: string },
+  plan: unknown,
+): Promise<string[]> {
+  const send = async (method: string, path: string, body: unknown, status: number) => {
+    const res = await fetch(`${stack.apiOrigin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status !== status)
+      throw new CheckError(`${method} ${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  await send('PUT', '/api/v1/tracking-plan', plan, 200);
+  const accepted = await send('POST', '/api/v1/events', eventInput(0), 202);
+  await waitForTerminal(stack, user.id, 1, 60_000);
+  return [String(accepted.event_id)];
 }
 
 export async function countEvents(
