@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { ExactInteger } from '../src/json/exact-json';
-import type { CompiledPlan } from '../src/tracking-plans/compile-plan';
+import { RECURSION_MESSAGE, type CompiledPlan } from '../src/tracking-plans/compile-plan';
 import { MAX_STORED_VIOLATIONS, type Violation } from '../src/tracking-plans/violation';
 import type { EventSource } from '../src/events/event-source';
 import type { JsonObject } from './payload-rules';
@@ -60,8 +60,24 @@ export function checkAgainstPlan(
         };
   }
   const { value, path } = planTarget(event);
-  if (validate(withPlainNumbers(value))) return { kind: 'pass' };
-  const errors = validate.errors ?? [];
+  let errors: ErrorObject[];
+  try {
+    if (validate(withPlainNumbers(value))) return { kind: 'pass' };
+    errors = validate.errors ?? [];
+  } catch (err) {
+    // A schema that recurses without end on this value: the value is what the schema refuses,
+    // final like any violation, rather than an error retried to the same end.
+    if (!(err instanceof RangeError)) throw err;
+    errors = [
+      {
+        instancePath: '',
+        schemaPath: '#',
+        keyword: '$ref',
+        params: {},
+        message: RECURSION_MESSAGE,
+      },
+    ];
+  }
   const violations = errors.slice(0, MAX_STORED_VIOLATIONS).map((e) => toViolation(e, path));
   if (plan.mode === 'report') return { kind: 'report', violations };
   const named = violations.slice(0, MAX_NAMED_VIOLATIONS).map((v) => `${v.path}: ${v.message}`);

@@ -32,6 +32,28 @@ function checkAgainstMetaSchema(schema: unknown): void {
   }
 }
 
+/** Why a schema is refused, and how a violation reads, when a `$ref` reaches itself without descending into the data. */
+export const RECURSION_MESSAGE =
+  'the schema recurses without end: a $ref reaches itself without descending into the data';
+
+/** One value of each JSON type, to run a new validator on. */
+const PROBES: unknown[] = [null, true, 0, '', [], {}];
+
+/**
+ * Whether the validator overflows the stack on a plain value: `{"$ref": "#"}` compiles, and
+ * recurses forever on anything. A loop only some values reach (behind an `if`, say) passes
+ * this; the check of an event catches it there (see `plan-rules.ts`).
+ */
+function recursesWithoutEnd(validate: ValidateFunction): boolean {
+  try {
+    for (const probe of PROBES) validate(probe);
+    return false;
+  } catch (err) {
+    if (err instanceof RangeError) return true;
+    throw err;
+  }
+}
+
 /** A plan ready to check events with: one compiled validator per event name. */
 export interface CompiledPlan {
   mode: PlanMode;
@@ -85,7 +107,12 @@ export function compilePlan(definition: PlanDefinition): CompiledPlan {
     }
     try {
       checkAgainstMetaSchema(schema);
-      validators.set(name, ajv.compile(schema));
+      const validate = ajv.compile(schema);
+      if (recursesWithoutEnd(validate)) {
+        issues.push({ path, message: RECURSION_MESSAGE, code: 'recursive_schema' });
+        continue;
+      }
+      validators.set(name, validate);
     } catch (err) {
       issues.push({ path, message: (err as Error).message, code: 'invalid_schema' });
     }

@@ -66,6 +66,9 @@ const { schema } = fc.letrec<{ schema: unknown; object: Record<string, unknown> 
     ),
     fc.constant({ $ref: '#/$defs/x', $defs: { x: { type: 'object' } } }),
     fc.constant({ $ref: 'https://schemas.example.com/remote.json' }),
+    // Recursion without end: on every value (refused at PUT), or only on strings.
+    fc.constant({ allOf: [{ $ref: '#' }] }),
+    fc.constant({ if: { type: 'string' }, then: { $ref: '#' } }),
   ),
 }));
 

@@ -163,6 +163,12 @@ describe('PUT and GET /api/v1/tracking-plan', () => {
       /whitespace/,
     ],
     [
+      'a schema that recurses without end',
+      { mode: 'enforce', events: { a: { allOf: [{ $ref: '#' }] } } },
+      '$.events.a',
+      /recurses without end/,
+    ],
+    [
       '__proto__ as an event name',
       '{"mode":"enforce","events":{"__proto__":true}}',
       '$.events.__proto__',

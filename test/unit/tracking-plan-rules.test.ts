@@ -123,6 +123,18 @@ describe('checkAgainstPlan', () => {
     });
   });
 
+  it('refuses a value on which the schema recurses without end, as a violation', () => {
+    // Compiles (a plain object does not reach the loop); a string at s does.
+    const compiled = plan({
+      e: { properties: { s: { if: { type: 'string' }, then: { $ref: '#/properties/s' } } } },
+    });
+    expect(checkAgainstPlan(compiled, 1, rest({ s: 1 }))).toEqual({ kind: 'pass' });
+    expect(checkAgainstPlan(compiled, 1, rest({ s: 'x' }))).toMatchObject({
+      kind: 'reject',
+      violations: [{ path: 'payload', rule: '$ref', message: expect.stringMatching(/recurses/) }],
+    });
+  });
+
   it('runs a catastrophic pattern in linear time', () => {
     const compiled = plan({ e: { properties: { s: { type: 'string', pattern: '^(a+)+$' } } } });
     const started = Date.now();
