@@ -3,12 +3,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql } from '../src/db/sql';
 import { BatchSchema } from '../src/events/batch.entity';
+import type { EventSource } from '../src/events/event-source';
 import {
   claimForProcessing,
   markFailed,
   markProcessed,
   writeChunkOutcome,
+  type ChunkMoved,
 } from '../src/events/event-transitions';
+import type { CompiledPlan } from '../src/tracking-plans/compile-plan';
+import type { Violation } from '../src/tracking-plans/violation';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR } from '../workflows/failure-types';
@@ -31,12 +35,16 @@ import {
   validatePayloadShape,
   validateRequiredFields,
 } from './payload-rules';
+import { createPlanCache, type PlanCache } from './plan-cache';
+import { checkAgainstPlan, type PlanVerdict } from './plan-rules';
 
 export interface BatchActivityDeps {
   orm: Orm;
   logger: Logger;
   /** Told of every event the activities end; the worker's metrics count them. */
   outcomes?: EventOutcomes;
+  /** Compiled tracking plans, shared by the activities of one worker. */
+  plans?: PlanCache;
   /** Payload bytes the worker's chunks may hold at once; see `ByteBudget`. */
   chunkBytesInFlight?: number;
 }
@@ -50,9 +58,20 @@ export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 interface ChunkRow {
   id: string;
+  user_id: string;
   event_name: string;
   event_type: string;
+  source: EventSource;
+  plan_version: number | null;
   payload: unknown;
+}
+
+/** One event's outcome in a chunk, as `writeChunkOutcome` takes it. */
+interface ChunkResult {
+  id: string;
+  properties: JsonObject | null;
+  error: string | null;
+  violations?: Violation[];
 }
 
 /**
@@ -66,9 +85,20 @@ export function createBatchActivities({
   logger,
   outcomes = UNCOUNTED,
   chunkBytesInFlight = DEFAULT_CHUNK_BYTES_IN_FLIGHT,
+  plans = createPlanCache(createSql(orm)),
 }: BatchActivityDeps) {
   const budget = new ByteBudget(chunkBytesInFlight);
   const sql = createSql(orm);
+
+  /** Writes a chunk's outcome and counts what it moved. */
+  async function writeOutcome(results: ChunkResult[]): Promise<void> {
+    const moved = await writeChunkOutcome(
+      sql,
+      stringifyExactly(results),
+      results.some((r) => r.violations),
+    );
+    countMoved(moved, outcomes);
+  }
 
   return {
     /** Loads the batch, moves its unfinished events to `processing`, and cuts them into chunks. */
@@ -112,36 +142,27 @@ export function createBatchActivities({
     async validateBatchChunk(batchId: string, chunk: BatchChunk): Promise<number> {
       return budget.run(chunk.bytes, async () => {
         const rows = await loadChunk(batchId, chunk);
-        const failures: { id: string; error: string }[] = [];
+        const checkPlan = await planCheckerFor(rows);
+        const failures: ChunkResult[] = [];
         for (const row of rows) {
-          try {
-            validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
-            validatePayloadShape(row.payload);
-          } catch (err) {
-            if (!(err instanceof PayloadValidationError)) throw err;
-            failures.push({ id: row.id, error: `validation_error: ${err.message}` });
-          }
+          // Violations a plan only reports are recorded by normalizeBatchChunk, next in this chain.
+          const judged = judge(row, checkPlan);
+          if ('failure' in judged) failures.push(judged.failure);
         }
-        if (failures.length > 0) {
-          const failedByType = await writeChunkOutcome(
-            sql,
-            JSON.stringify(failures.map(({ id, error }) => ({ id, properties: null, error }))),
-          );
-          for (const { event_type, n } of failedByType) {
-            outcomes.failed(event_type, 'validation_error', n);
-          }
-        }
+        if (failures.length > 0) await writeOutcome(failures);
         return failures.length;
       });
     },
 
     /**
-     * One pass over a chunk: reads its payloads once, validates each event on its own and
-     * normalizes the valid ones in memory, then writes the chunk's whole outcome with one
-     * statement (one transaction): invalid events `failed` with their reason, final and never
-     * retried; valid ones with their properties, left `processing` for `persistBatch`. Only rows
-     * still `processing` are read and written: a rerun skips the events it failed and writes the
-     * same properties again for the others, so nothing is applied twice.
+     * One pass over a chunk: reads its payloads once, validates each event on its own (the
+     * payload rules, then the tracking plan version recorded on it) and normalizes the valid
+     * ones in memory, then writes the chunk's whole outcome with one statement (one
+     * transaction): invalid events `failed` with their reason, final and never retried; valid
+     * ones with their properties (and the violations a plan in `report` mode found), left
+     * `processing` for `persistBatch`. Only rows still `processing` are read and written: a
+     * rerun skips the events it failed and writes the same properties again for the others, so
+     * nothing is applied twice.
      *
      * Runs `processEventBatchWorkflow` started before the one-pass chain validate first with
      * `validateBatchChunk`; their invalid events are `failed` by then and not read again here.
@@ -153,34 +174,25 @@ export function createBatchActivities({
     ): Promise<ChunkOutcome> {
       return budget.run(chunk.bytes, async () => {
         const rows = await loadChunk(batchId, chunk);
+        const checkPlan = await planCheckerFor(rows);
         const normalizedAt = new Date();
-        const results: { id: string; properties: JsonObject | null; error: string | null }[] = [];
+        const results: ChunkResult[] = [];
         let failed = 0;
         for (const row of rows) {
-          try {
-            validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
-            const payload = validatePayloadShape(row.payload);
-            results.push({
-              id: row.id,
-              properties: buildProperties(payload, { userId, normalizedAt }),
-              error: null,
-            });
-          } catch (err) {
-            if (!(err instanceof PayloadValidationError)) throw err;
+          const judged = judge(row, checkPlan);
+          if ('failure' in judged) {
             failed += 1;
+            results.push(judged.failure);
+          } else {
             results.push({
               id: row.id,
-              properties: null,
-              error: `validation_error: ${err.message}`,
+              properties: buildProperties(judged.payload, { userId, normalizedAt }),
+              error: null,
+              ...(judged.violations && { violations: judged.violations }),
             });
           }
         }
-        if (results.length > 0) {
-          const failedByType = await writeChunkOutcome(sql, stringifyExactly(results));
-          for (const { event_type, n } of failedByType) {
-            outcomes.failed(event_type, 'validation_error', n);
-          }
-        }
+        if (results.length > 0) await writeOutcome(results);
         return { events: rows.length, normalized: rows.length - failed, failed };
       });
     },
@@ -248,9 +260,37 @@ export function createBatchActivities({
     },
   };
 
+  /**
+   * How each row of a chunk fares against the tracking plan version recorded on it: the rows of
+   * one batch were accepted together, so they share one version, read (once per worker) and
+   * compiled before the loop over the rows starts.
+   */
+  async function planCheckerFor(
+    rows: ChunkRow[],
+  ): Promise<(row: ChunkRow, payload: JsonObject) => PlanVerdict> {
+    const compiled = new Map<string, CompiledPlan>();
+    for (const { user_id, plan_version } of rows) {
+      const key = `${user_id}:${plan_version}`;
+      if (plan_version === null || compiled.has(key)) continue;
+      compiled.set(key, await plans.get(user_id, plan_version));
+    }
+    return (row, payload) => {
+      const plan =
+        row.plan_version === null ? undefined : compiled.get(`${row.user_id}:${row.plan_version}`);
+      if (!plan) return { kind: 'pass' };
+      return checkAgainstPlan(plan, row.plan_version!, {
+        eventName: row.event_name,
+        eventType: row.event_type,
+        source: row.source,
+        payload,
+      });
+    };
+  }
+
   async function loadChunk(batchId: string, chunk: BatchChunk): Promise<ChunkRow[]> {
     return sql<ChunkRow>(
-      `select id, event_name, event_type, payload::text as payload from events
+      `select id, user_id, event_name, event_type, source, plan_version, payload::text as payload
+         from events
         where batch_id = $1 and id between $2 and $3 and status = 'processing'
         order by id`,
       [batchId, chunk.firstId, chunk.lastId],
@@ -261,6 +301,39 @@ export function createBatchActivities({
         payload: r.payload === null ? null : parseExactly(r.payload as string),
       })),
     );
+  }
+}
+
+/**
+ * One event of a chunk against the payload rules, then against its tracking plan: the failure
+ * to write (final, never retried), or the payload to normalize with the violations a plan in
+ * `report` mode found.
+ */
+function judge(
+  row: ChunkRow,
+  checkPlan: (row: ChunkRow, payload: JsonObject) => PlanVerdict,
+): { failure: ChunkResult } | { payload: JsonObject; violations?: Violation[] } {
+  const failure = (error: string, violations?: Violation[]) => ({
+    failure: { id: row.id, properties: null, error: `validation_error: ${error}`, violations },
+  });
+  let payload: JsonObject;
+  try {
+    validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
+    payload = validatePayloadShape(row.payload);
+  } catch (err) {
+    if (!(err instanceof PayloadValidationError)) throw err;
+    return failure(err.message);
+  }
+  const verdict = checkPlan(row, payload);
+  if (verdict.kind === 'reject') return failure(verdict.reason, verdict.violations);
+  return verdict.kind === 'report' ? { payload, violations: verdict.violations } : { payload };
+}
+
+/** Reports what a chunk's outcome moved: its failures by type, its new violations by name. */
+function countMoved(moved: ChunkMoved[], outcomes: EventOutcomes): void {
+  for (const { event_type, event_name, failed, violated, n } of moved) {
+    if (failed) outcomes.failed(event_type, 'validation_error', n);
+    if (violated) outcomes.violated(event_name, failed ? 'failed' : 'reported', n);
   }
 }
 

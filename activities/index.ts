@@ -1,14 +1,18 @@
+import { createSql } from '../src/db/sql';
 import { createBatchActivities } from './batch-activities';
+import { createPlanCache } from './plan-cache';
 import { createProcessingActivities, type ActivityDeps } from './processing-activities';
 import { withSafeDatabaseErrors } from './safe-errors';
 
 export type { ActivityDeps } from './processing-activities';
-export type { EventOutcomes } from './event-outcomes';
+export type { EventOutcomes, ViolationOutcome } from './event-outcomes';
 
 /** Every activity the worker registers, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
+  // One cache of compiled tracking plans for both chains: each version is compiled once.
+  const withPlans = { ...deps, plans: deps.plans ?? createPlanCache(createSql(deps.orm)) };
   return withSafeDatabaseErrors(
-    { ...createProcessingActivities(deps), ...createBatchActivities(deps) },
+    { ...createProcessingActivities(withPlans), ...createBatchActivities(withPlans) },
     deps.logger,
   );
 }

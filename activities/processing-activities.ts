@@ -2,7 +2,14 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql, type Sql } from '../src/db/sql';
-import { claimForProcessing, markFailed, markProcessed } from '../src/events/event-transitions';
+import type { EventSource } from '../src/events/event-source';
+import {
+  claimForProcessing,
+  markFailed,
+  markFailedOnPlan,
+  markProcessed,
+  recordViolations,
+} from '../src/events/event-transitions';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
@@ -10,25 +17,35 @@ import type { EventFailure, EventSummary } from '../workflows/types';
 import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import {
+  type JsonObject,
   PayloadValidationError,
   validatePayloadShape,
   validateRequiredFields,
 } from './payload-rules';
+import { createPlanCache, type PlanCache } from './plan-cache';
+import { checkAgainstPlan } from './plan-rules';
 
 export interface ActivityDeps {
   orm: Orm;
   logger: Logger;
   /** Told of every event the activities end; the worker's metrics count them. */
   outcomes?: EventOutcomes;
+  /** Compiled tracking plans, shared by the activities of one worker. */
+  plans?: PlanCache;
 }
 
 /**
  * The steps of `processEventWorkflow`. Each takes the event id, opens its own unit of work,
  * reads what it needs from PostgreSQL and is safe to run twice: Temporal may retry any of them.
  * Database errors are thrown as they are, so Temporal retries them with backoff; broken payload
- * rules are thrown as non-retryable `PayloadValidationError` failures.
+ * rules and tracking plans are thrown as non-retryable `PayloadValidationError` failures.
  */
-export function createProcessingActivities({ orm, logger, outcomes = UNCOUNTED }: ActivityDeps) {
+export function createProcessingActivities({
+  orm,
+  logger,
+  outcomes = UNCOUNTED,
+  plans = createPlanCache(createSql(orm)),
+}: ActivityDeps) {
   const sql = createSql(orm);
   const eventLog = (eventId: string) =>
     logger.child({
@@ -58,21 +75,47 @@ export function createProcessingActivities({ orm, logger, outcomes = UNCOUNTED }
       };
     },
 
-    /** Applies the payload shape rules; a violation is final and never retried. */
+    /**
+     * Applies the payload shape rules, then the tracking plan version recorded on the event; a
+     * violation of either is final and never retried. A plan in `report` mode records its
+     * violations and lets the event on; in `enforce` mode the event is marked failed here, with
+     * every violation in `processing_error`, and the failure thrown names none of them: workflow
+     * history holds nothing of the payload or the plan.
+     */
     async validatePayload(eventId: string): Promise<void> {
       const event = await loadForProcessing(sql, eventId);
+      let payload: JsonObject;
       try {
         validateRequiredFields({ eventName: event.event_name, eventType: event.event_type });
-        validatePayloadShape(event.payload);
+        payload = validatePayloadShape(event.payload);
       } catch (err) {
         if (!(err instanceof PayloadValidationError)) throw err;
         eventLog(eventId).warn({ error: err.message }, 'payload validation failed');
-        throw ApplicationFailure.create({
-          type: PAYLOAD_VALIDATION_ERROR,
-          message: err.message,
-          nonRetryable: true,
-        });
+        throw validationFailure(err.message);
       }
+      if (event.plan_version === null) return;
+      const plan = await plans.get(event.user_id, event.plan_version);
+      const verdict = checkAgainstPlan(plan, event.plan_version, {
+        eventName: event.event_name,
+        eventType: event.event_type,
+        source: event.source,
+        payload,
+      });
+      if (verdict.kind === 'pass') return;
+      const violations = JSON.stringify(verdict.violations);
+      if (verdict.kind === 'report') {
+        const [recorded] = await recordViolations(sql, eventId, violations);
+        if (recorded) outcomes.violated(recorded.event_name, 'reported');
+        return;
+      }
+      const reason = `validation_error: ${verdict.reason}`;
+      const [moved] = await markFailedOnPlan(sql, eventId, reason, violations);
+      if (moved) {
+        outcomes.failed(moved.event_type, 'validation_error');
+        outcomes.violated(moved.event_name, 'failed');
+      }
+      eventLog(eventId).warn({ plan_version: event.plan_version }, 'tracking plan violated');
+      throw validationFailure(verdict.summary);
     },
 
     /** Stores the normalized payload with its metadata in `properties`. */
@@ -146,6 +189,10 @@ function toIso(value: Timestamp | null): string | null {
   return value === null ? null : new Date(value).toISOString();
 }
 
+function validationFailure(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: PAYLOAD_VALIDATION_ERROR, message, nonRetryable: true });
+}
+
 function eventNotFound(eventId: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: EVENT_NOT_FOUND_ERROR,
@@ -160,9 +207,13 @@ async function loadForProcessing(sql: Sql, eventId: string) {
     event_name: string;
     event_type: string;
     user_id: string;
-  }>(`select payload::text as payload, event_name, event_type, user_id from events where id = $1`, [
-    eventId,
-  ]);
+    source: EventSource;
+    plan_version: number | null;
+  }>(
+    `select payload::text as payload, event_name, event_type, user_id, source, plan_version
+       from events where id = $1`,
+    [eventId],
+  );
   if (!event) throw eventNotFound(eventId);
   // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
   return { ...event, payload: event.payload === null ? null : parseExactly(event.payload) };

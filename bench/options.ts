@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseEnv } from './stack';
 
-const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'g', 'h', 'i'];
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'g', 'h', 'i', 'p'];
 
 /** How much work each measurement does: `--quick` for a smoke run, the default for real figures. */
 const QUICK = {
@@ -45,7 +45,8 @@ const USAGE = `usage: npm run bench [-- options]
   --quick                 few rounds, small counts (smoke run, about 2 min)
   --only a,b,...          run only these measurements (a engine, b single-event, c batch,
                           d PostgreSQL, e accept latency, g browser SDK, h analytics-node,
-                          i accept alone; f memory is always sampled)
+                          i accept alone, p batch with a 20-schema tracking plan against
+                          the same without; f memory is always sampled)
   --clients 1,16,64       client concurrencies of measurement b (each must be 1, 16 or 64)
   --env K=V               extra environment for the API and worker (repeatable)
   --cpu-prof              write CPU profiles of the API and worker next to the results

@@ -18,7 +18,7 @@ export interface BenchResults {
   machine: Awaited<ReturnType<typeof describeMachine>>;
   serviceEnv: Record<string, string>;
   payloadBytes: number;
-  /** By phase: a, a4, b1, b16, b64, c, d, e1, e64, g, h, i. */
+  /** By phase: a, a4, b1, b16, b64, c, d, e1, e64, g, h, i, p. */
   figures: Record<string, Measured>;
   f: Record<string, ProcessUsage>;
   /** Events (or workflows) each phase processed, warm-up included, to divide CPU time by. */
@@ -110,6 +110,8 @@ export function evaluateTargets(r: BenchResults): BenchResults['targets'] {
         cpuPerUnit('a', ['engine worker', 'temporal dev server']),
       ),
     ],
+    // A 20-schema plan in enforce mode costs the batch path at most a tenth of its speed.
+    ['p plan/no plan', '>=', 0.9, fig('p').ratio],
   ];
   // A figure without an operator is reported beside the targets, not held to one.
   return targets.map(([name, op, limit, value, unit]) => ({
@@ -174,6 +176,14 @@ export function formatTable(r: BenchResults): string {
       'd',
       'PostgreSQL ceiling: multi-row INSERT + set-based UPDATE, chunks of 500, 4 connections',
       (m) => `${fmt(m.rowsPerSec)} rows/s`,
+    ],
+    [
+      'p',
+      'p',
+      'batch as c, with a 20-schema tracking plan in enforce mode / without (rounds in turns)',
+      (m) =>
+        `${fmt(m.eventsPerSecWithPlan)} / ${fmt(m.eventsPerSecWithout)} events/s; latency p50 ${fmt(m.latencyP50MsWithPlan)} / ${fmt(m.latencyP50MsWithout)} ms; ratio ${fmt(m.ratio)}`,
+      'p plan/no plan',
     ],
     ['e', 'e1', 'accept latency, 1 client (unloaded)', accept, 'e accept p99, 1 client'],
     [

@@ -20,6 +20,7 @@ import { acceptRound } from './scenarios/accept';
 import { CheckError, PAYLOAD_BYTES, eventRound, type Progress } from './scenarios/events';
 import { postgresRound } from './scenarios/postgres-ceiling';
 import { trackingRound } from './scenarios/tracking';
+import { benchTrackingPlan } from './scenarios/tracking-plan';
 import { startStack, type Stack } from './stack';
 
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -118,8 +119,43 @@ async function main(): Promise<number> {
         seconds: plan.acceptAloneRequests / 40,
         round: (size, p) => acceptRound(stack, 64, size(plan.acceptAloneRequests), p),
       },
+      {
+        phase: 'p',
+        label: 'p: batch, with a tracking plan and without',
+        seconds: (2 * plan.batchesPerRound * plan.batchSize) / 1500,
+        round: (size, p) => planRound(size(plan.batchesPerRound), p),
+      },
     ] as Step[]
   ).filter((step) => opts.only.has(step.phase[0]!));
+  /**
+   * One round of c without a plan and one with the 20-schema plan in `enforce` mode, in turns
+   * (which goes first alternates), so that drift on a shared machine hits both alike.
+   */
+  let planRounds = 0;
+  async function planRound(batches: number, p: Progress): Promise<Record<string, number>> {
+    const withPlan = { trackingPlan: benchTrackingPlan() };
+    const run = (options: { trackingPlan?: unknown }, from: number) =>
+      eventRound(
+        stack,
+        plan.batchConcurrency,
+        batches,
+        plan.batchSize,
+        (f, d) => p(from + f / 2, d),
+        options,
+      );
+    const planFirst = planRounds++ % 2 === 1;
+    const first = await run(planFirst ? withPlan : {}, 0);
+    const second = await run(planFirst ? {} : withPlan, 0.5);
+    const [without, planned] = planFirst ? [second, first] : [first, second];
+    return {
+      events: 2 * batches * plan.batchSize,
+      eventsPerSecWithout: without.eventsPerSec,
+      eventsPerSecWithPlan: planned.eventsPerSec,
+      ratio: planned.eventsPerSec / without.eventsPerSec,
+      latencyP50MsWithout: without.latencyP50Ms,
+      latencyP50MsWithPlan: planned.latencyP50Ms,
+    };
+  }
   progress.total = 27 + steps.reduce((n, step) => n + step.seconds * (plan.rounds + 0.5), 0);
 
   const sampler = new ProcessSampler(stack.processes);

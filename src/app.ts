@@ -40,6 +40,11 @@ import { trackingCors } from './tracking/tracking-cors';
 import { registerTrackingRoutes } from './tracking/tracking.openapi';
 import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
 import { createTrackingService } from './tracking/tracking.service';
+import {
+  registerTrackingPlanRoutes,
+  trackingPlanRoutes,
+} from './tracking-plans/tracking-plan.routes';
+import { createTrackingPlanService } from './tracking-plans/tracking-plan.service';
 import { ByteBudget } from './concurrency/byte-budget';
 
 export interface AppDeps {
@@ -122,6 +127,7 @@ export function createApp({
     health,
     batchRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
     eventRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+    trackingPlanRoutes({ plans: createTrackingPlanService(), bodyBudget }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -173,6 +179,7 @@ export function apiRouteGroups(options: {
     registerHealthRoutes,
     registerEventRoutes,
     registerBatchRoutes(options.batchMaxEvents),
+    registerTrackingPlanRoutes,
     registerTrackingRoutes,
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),

@@ -158,6 +158,8 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('event-ingestion'),
   /** Distinct `event_type` label values one worker reports before folding the rest into `other`. */
   WORKER_METRICS_MAX_EVENT_TYPES: intFrom(1, 10_000).default(50),
+  /** Distinct `event_name` label values (tracking plan violations) before the rest are `other`. */
+  WORKER_METRICS_MAX_EVENT_NAMES: intFrom(1, 10_000).default(100),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -225,6 +227,8 @@ export interface MetricsConfig {
   sdkPort: number;
   /** Cap on distinct `event_type` label values per worker process. */
   maxEventTypes: number;
+  /** Cap on distinct `event_name` label values per worker process. */
+  maxEventNames: number;
 }
 
 /** Thrown at start-up when an environment variable has a value the service cannot use. */
@@ -306,6 +310,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       workerPort: e.WORKER_METRICS_PORT,
       sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
       maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
+      maxEventNames: e.WORKER_METRICS_MAX_EVENT_NAMES,
     },
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
   };

@@ -23,11 +23,11 @@ import { workerProbes } from './worker/worker-probes';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'worker' });
-  const { workerHost, workerPort, sdkPort, token, maxEventTypes } = config.metrics;
+  const { workerHost, workerPort, sdkPort, token, maxEventTypes, maxEventNames } = config.metrics;
   installTemporalRuntime(logger, {
     sdkMetricsAddress: sdkPort ? socketAddress(workerHost, sdkPort) : undefined,
   });
-  const metrics = createWorkerMetrics({ maxEventTypes });
+  const metrics = createWorkerMetrics({ maxEventTypes, maxEventNames });
   const tracing = startTracing(config.tracing, 'worker');
   if (tracing) traceQueries(tracing.tracer);
   const orm = await createOrm(config.database);

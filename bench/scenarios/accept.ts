@@ -32,7 +32,7 @@ export async function acceptRound(
     requests,
     undefined,
     (fraction, detail) => progress(0.2 + 0.8 * fraction, `worker paused: ${detail}`),
-    stack.worker,
+    { hold: stack.worker },
   );
   const unauthorizedPerSec = (requests * 1000) / floor.elapsedMs;
   return {

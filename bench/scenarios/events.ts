@@ -113,8 +113,7 @@ export function roundFigures(
 
 /**
  * `requests` POSTs of single events (measurements b and e) or of batches of `batchSize` events
- * (c), in a closed loop (see `closedLoop`). Then waits for every row and checks each. With
- * `hold`, the worker is held while the POSTs go (measurement i: accept alone).
+ * (c), in a closed loop (see `closedLoop`). Then waits for every row and checks each.
  */
 export async function eventRound(
   stack: Stack,
@@ -122,8 +121,14 @@ export async function eventRound(
   requests: number,
   batchSize: number | undefined,
   progress?: Progress,
-  hold?: { pause(): void; resume(): void },
+  options: {
+    /** The round's user gets this tracking plan before the clock starts (measurement p). */
+    trackingPlan?: unknown;
+    /** Holds the worker while the POSTs go (measurement i: accept alone). */
+    hold?: { pause(): void; resume(): void };
+  } = {},
 ) {
+  const { hold } = options;
   const events = requests * (batchSize ?? 1);
   const path = batchSize ? '/api/v1/events/batch' : '/api/v1/events';
   const bodies = Array.from({ length: requests }, (_, r) =>
@@ -134,6 +139,9 @@ export async function eventRound(
     ),
   );
   const user = await stack.newUser();
+  const warmUpIds = options.trackingPlan
+    ? await warmUpTrackingPlan(stack, user, options.trackingPlan)
+    : [];
   const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
   hold?.pause();
   let sent: Awaited<ReturnType<typeof closedLoop>>;
@@ -158,16 +166,47 @@ export async function eventRound(
     }
     throw new CheckError(`POST ${path} answered ${a.status}: ${a.body.slice(0, 300)}`);
   });
-  await waitForTerminal(stack, user.id, events, 60_000 + events * 50, (n) =>
+  await waitForTerminal(stack, user.id, warmUpIds.length + events, 60_000 + events * 50, (n) =>
     progress?.(0.5 + (0.5 * n) / events, `${n}/${events} processed`),
   );
-  const processed = await checkProcessedRows(stack.pg, user.id, idsPerAnswer.flat());
+  const processed = await checkProcessedRows(stack.pg, user.id, [
+    ...warmUpIds,
+    ...idsPerAnswer.flat(),
+  ]);
   return roundFigures(
     concurrency,
     answers,
     elapsedMs,
     idsPerAnswer.map((ids) => ids.map((id) => processed.get(id)!)),
   );
+}
+
+/**
+ * Gives the round's user a tracking plan before its clock starts, and sends one event through
+ * it: a worker compiles each plan version once, when it first meets it, and a real plan meets
+ * that once per worker, not once per round. Returns the event's id, which the round's checks
+ * count with the others.
+ */
+async function warmUpTrackingPlan(
+  stack: Stack,
+  user: { id: string; token: string },
+  plan: unknown,
+): Promise<string[]> {
+  const send = async (method: string, path: string, body: unknown, status: number) => {
+    const res = await fetch(`${stack.apiOrigin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status !== status)
+      throw new CheckError(`${method} ${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  await send('PUT', '/api/v1/tracking-plan', plan, 200);
+  const accepted = await send('POST', '/api/v1/events', eventInput(0), 202);
+  await waitForTerminal(stack, user.id, 1, 60_000);
+  return [String(accepted.event_id)];
 }
 
 export async function countEvents(

@@ -33,18 +33,21 @@ export async function insertEventRows(sql: Sql, rows: InsertableEvent[]): Promis
                          workflow_id, batch_id, idempotency_key, message_id, client_timestamp,
                          sent_at, received_at, event_time, created_at, updated_at,
                          subject_user_id, anonymous_id, request_fingerprint, processing_error,
-                         last_error)
+                         last_error, source, plan_version)
      select r.id, r.user_id, r.event_name, r.event_type, r.payload, r.status, r.processed,
             r.workflow_id, r.batch_id, r.idempotency_key, r.message_id, r.client_timestamp,
             r.sent_at, r.received_at, r.event_time, r.created_at, r.updated_at,
             r.subject_user_id, r.anonymous_id, r.request_fingerprint, r.processing_error,
-            r.last_error
+            r.last_error, r.source,
+            -- The tracking plan in force now: the event is checked against it, however late.
+            (select p.version from tracking_plans p where p.user_id = r.user_id)
        from jsonb_to_recordset($1::jsonb) as r(id uuid, user_id uuid, event_name text,
             event_type text, payload jsonb, status text, processed boolean, workflow_id text,
             batch_id uuid, idempotency_key text, message_id text, client_timestamp timestamptz,
             sent_at timestamptz, received_at timestamptz, event_time timestamptz,
             created_at timestamptz, updated_at timestamptz, subject_user_id text,
-            anonymous_id text, request_fingerprint text, processing_error text, last_error text)
+            anonymous_id text, request_fingerprint text, processing_error text, last_error text,
+            source text)
      ${withKeys ? 'on conflict do nothing returning id' : ''}`,
     [recordsJson(withKeys ? inKeyOrder(rows) : rows)],
   );
@@ -99,6 +102,7 @@ function recordsJson(rows: InsertableEvent[]): string {
       request_fingerprint: r.requestFingerprint,
       processing_error: r.processingError ?? null,
       last_error: r.lastError ?? null,
+      source: r.source,
     });
     return `${rest.slice(0, -1)},"payload":${r.payloadJson ?? 'null'}}`;
   });

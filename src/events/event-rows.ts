@@ -1,6 +1,7 @@
 import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
 import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
+import type { EventSource } from './event-source';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
@@ -27,6 +28,8 @@ export interface EventExtras {
    * is kept; and it lives in a key space of its own, apart from REST idempotency keys.
    */
   message_id?: string;
+  /** Set by the tracking API; REST events are `api`. */
+  source?: EventSource;
 }
 
 /**
@@ -48,6 +51,7 @@ export interface NewEventRow {
    */
   payloadJson: string | null;
   status: EventStatus;
+  source: EventSource;
   /** Null for a message waiting for its group. */
   workflowId: string | null;
   batch: string | null;
@@ -82,6 +86,7 @@ export function newEventRow(
     eventType: input.event_type,
     payloadJson: input.payload == null ? null : stringifyExactly(input.payload),
     status: 'received',
+    source: input.source ?? 'api',
     workflowId: batchId
       ? batchWorkflowId(batchId)
       : placement === 'grouped'

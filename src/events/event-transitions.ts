@@ -88,12 +88,29 @@ export function markFailed(sql: Sql, scope: EventScope, reason: string): Promise
   );
 }
 
+/** What a chunk's outcome moved, by event type and name: failures, and newly recorded violations. */
+export interface ChunkMoved {
+  event_type: string;
+  event_name: string;
+  failed: boolean;
+  /** The row's tracking plan violations were recorded by this statement, not an earlier run. */
+  violated: boolean;
+  n: number;
+}
+
 /**
  * Some of a chunk's `processing` events -> `failed`, each with its own reason; the others get
- * their normalized properties and stay `processing` for `markProcessed`. One statement: the
- * chunk's outcome is written whole or not at all. Returns the failures moved, by event type.
+ * their normalized properties and stay `processing` for `markProcessed`. Each row also gets its
+ * tracking plan violations (null for none). One statement: the chunk's outcome is written whole
+ * or not at all. Returns the failures moved and the rows whose violations it recorded first,
+ * which only a chunk with violations asks for (`withViolations`): telling a first write from a
+ * rerun's takes the rows as they were, a second lookup per row.
  */
-export function writeChunkOutcome(sql: Sql, outcomesJson: string): Promise<MovedByType[]> {
+export function writeChunkOutcome(
+  sql: Sql,
+  outcomesJson: string,
+  withViolations = false,
+): Promise<ChunkMoved[]> {
   return sql(
     `with moved as (
        update events e
@@ -102,12 +119,53 @@ export function writeChunkOutcome(sql: Sql, outcomesJson: string): Promise<Moved
               processed = false, -- neither outcome (processing, failed) is processed
               processing_error = v.error,
               last_error = coalesce(v.error, e.last_error),
+              violations = v.violations,
               updated_at = now()
-         from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text)
+         from jsonb_to_recordset($1::jsonb) as v(id uuid, properties jsonb, error text,
+              violations jsonb)
+              ${withViolations ? 'join events was on was.id = v.id' : ''}
         where e.id = v.id and e.status = 'processing'
-       returning e.event_type, v.error is not null as failed)
-     select event_type, count(*)::int as n from moved where failed group by 1`,
+       returning e.event_type, e.event_name, v.error is not null as failed,
+                 ${withViolations ? 'v.violations is not null and was.violations is null' : 'false'} as violated)
+     select event_type, event_name, failed, violated, count(*)::int as n
+       from moved where failed or violated group by 1, 2, 3, 4`,
     [outcomesJson],
+  );
+}
+
+/**
+ * A `processing` event that breaks its tracking plan -> `failed`, with the reason and the
+ * violations, in one statement. Returns the row when it moved (not when a rerun finds it failed).
+ */
+export function markFailedOnPlan(
+  sql: Sql,
+  eventId: string,
+  reason: string,
+  violationsJson: string,
+): Promise<{ event_type: string; event_name: string }[]> {
+  return sql(
+    `update events
+        set ${setStatus('failed')}, processing_error = $2, last_error = $2, violations = $3::jsonb
+      where id = $1 and status = 'processing'
+     returning event_type, event_name`,
+    [eventId, reason, violationsJson],
+  );
+}
+
+/**
+ * Records what a `processing` event broke of its tracking plan, once: returns the row only when
+ * this statement recorded them, so a rerun of the step reports nothing twice.
+ */
+export function recordViolations(
+  sql: Sql,
+  eventId: string,
+  violationsJson: string,
+): Promise<{ event_name: string }[]> {
+  return sql(
+    `update events set violations = $2::jsonb, updated_at = now()
+      where id = $1 and status = 'processing' and violations is null
+     returning event_name`,
+    [eventId, violationsJson],
   );
 }
 
@@ -138,7 +196,9 @@ export async function markQueued(
 
 /**
  * An event seen in `from` -> `received`, to run again as workflow `workflowId`: reprocessing a
- * failed event, or one whose run is gone. Returns false when the event had moved on meanwhile.
+ * failed event, or one whose run is gone. It is checked against the tracking plan in force now,
+ * not the one it was accepted under (so fixing the plan and reprocessing recovers it), and the
+ * violations of its earlier runs are cleared. Returns false when the event had moved on meanwhile.
  */
 export async function markReceivedAgain(
   sql: Sql,
@@ -147,7 +207,9 @@ export async function markReceivedAgain(
   workflowId: string,
 ): Promise<boolean> {
   const moved = await sql(
-    `update events set ${setStatus('received')}, workflow_id = $3
+    `update events
+        set ${setStatus('received')}, workflow_id = $3, violations = null,
+            plan_version = (select p.version from tracking_plans p where p.user_id = events.user_id)
       where id = $1 and status = $2 returning id`,
     [eventId, from, workflowId],
   );

@@ -1,6 +1,8 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { UserSchema } from '../users/user.entity';
 import { BatchSchema } from './batch.entity';
+import type { Violation } from '../tracking-plans/violation';
+import { EVENT_SOURCES } from './event-source';
 import { EVENT_STATUSES } from './event-status';
 
 /** One product event as accepted over HTTP, and what processing made of it. */
@@ -37,6 +39,12 @@ export const EventSchema = defineEntity({
     subjectUserId: p.string().length(255).nullable(),
     /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
     anonymousId: p.string().length(255).nullable(),
+    /** Who sent it (see `event-source.ts`). */
+    source: p.enum([...EVENT_SOURCES]).default('api'),
+    /** The tracking plan version the event is checked against; null: its user had none. */
+    planVersion: p.integer().nullable(),
+    /** What the event broke of its tracking plan; null when nothing. */
+    violations: p.json<Violation[]>().nullable(),
     /** SHA-256 of the event as accepted (see `request-fingerprint.ts`); null before it existed. */
     requestFingerprint: p.string().length(64).nullable(),
     /** When the event happened, by the client's clock (`timestamp` in the API). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isUuid } from '../db/uuid';
 import { findUnstorable } from '../http/storable-json';
+import { MAX_STORED_VIOLATIONS } from '../tracking-plans/violation';
 import { EVENT_STATUSES } from './event-status';
 
 /**
@@ -121,6 +122,8 @@ export const listEventsQuerySchema = z.strictObject({
   subject_user_id: z.string().min(1).max(255).optional(),
   /** Events about this anonymous visitor (an analytics SDK's `anonymousId`). */
   anonymous_id: z.string().min(1).max(255).optional(),
+  /** `true`: only events that broke their tracking plan; `false`: only those that did not. */
+  has_violations: z.stringbool({ error: 'must be true or false' }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   // A canonical UUID, as ids are: anything else would reach PostgreSQL as a malformed uuid.
   cursor: z.string().refine(isUuid, 'must be a next_cursor value from an earlier page').optional(),
@@ -147,6 +150,15 @@ export const acceptedEventSchema = z
   })
   .meta({ id: 'AcceptedEvent' });
 export type AcceptedEvent = z.infer<typeof acceptedEventSchema>;
+
+/** One way an event broke its tracking plan. */
+export const violationSchema = z
+  .strictObject({
+    path: z.string().meta({ example: 'payload.plan' }),
+    rule: z.string().meta({ description: 'The JSON Schema keyword broken', example: 'enum' }),
+    message: z.string().meta({ example: 'must be equal to one of the allowed values' }),
+  })
+  .meta({ id: 'Violation' });
 
 /** An event as `GET /api/v1/events/:id` shows it (see `event.view.ts`). */
 export const eventViewSchema = z
@@ -177,6 +189,16 @@ export const eventViewSchema = z
           'message waits for the relay to put it in a group',
       }),
     batch_id: z.uuid().nullable(),
+    plan_version: z.int().nullable().meta({
+      description:
+        'The tracking plan version the event is checked against: the one in force when it was accepted, or when it was last reprocessed; null without a plan',
+    }),
+    violations: z
+      .array(violationSchema)
+      .nullable()
+      .meta({
+        description: `What the event broke of its tracking plan (at most ${MAX_STORED_VIOLATIONS}); null when nothing`,
+      }),
     subject_user_id: z.string().nullable().meta({
       description: "Who the event is about: an analytics SDK's userId (see the tracking API)",
     }),

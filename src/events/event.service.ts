@@ -299,6 +299,9 @@ export function createEventService({
       if (query.event_type) where.eventType = query.event_type;
       if (query.subject_user_id) where.subjectUserId = query.subject_user_id;
       if (query.anonymous_id) where.anonymousId = query.anonymous_id;
+      if (query.has_violations !== undefined) {
+        where.violations = query.has_violations ? { $ne: null } : null;
+      }
       if (query.cursor) where.id = { $lt: query.cursor };
       const rows = await em.find(EventSchema, where, {
         orderBy: { id: 'desc' },

@@ -35,6 +35,8 @@ export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): Event
     last_error: e.lastError ?? null,
     workflow_id: e.workflowId ?? null,
     batch_id: e.batch?.id ?? null,
+    plan_version: e.planVersion ?? null,
+    violations: e.violations ?? null,
     subject_user_id: e.subjectUserId ?? null,
     anonymous_id: e.anonymousId ?? null,
     timestamp: e.clientTimestamp?.toISOString() ?? null,

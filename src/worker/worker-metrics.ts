@@ -11,13 +11,18 @@ export interface WorkerMetrics {
   eventsFailed: Counter<'event_type' | 'reason'>;
   /** Wall time of each activity attempt, by activity type and `completed` or `failed`. */
   activityDuration: Histogram<'activity_type' | 'outcome'>;
+  /** Events that broke their tracking plan, by event name and `failed` or `reported`. */
+  planViolations: Counter<'event_name' | 'outcome'>;
   /** Folds event types past the cap into `other`; see `BoundedLabel`. */
   eventTypes: BoundedLabel;
+  /** Folds event names past the cap into `other`. */
+  eventNames: BoundedLabel;
 }
 
 /** Creates the worker's metrics, with Node's process metrics, in a registry of their own. */
 export function createWorkerMetrics(options: {
   maxEventTypes: number;
+  maxEventNames: number;
   registry?: Registry;
 }): WorkerMetrics {
   const registry = options.registry ?? new Registry();
@@ -44,11 +49,18 @@ export function createWorkerMetrics(options: {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    planViolations: new Counter({
+      name: 'tracking_plan_violations_total',
+      help: 'Events that broke their tracking plan, by event name (names past the cap are "other") and outcome (failed or reported)',
+      labelNames: ['event_name', 'outcome'],
+      registers: [registry],
+    }),
     eventTypes: new BoundedLabel(options.maxEventTypes),
+    eventNames: new BoundedLabel(options.maxEventNames),
   };
 }
 
-/** Counts the events activities end, their types capped by `eventTypes`. */
+/** Counts the events activities end, their types capped by `eventTypes` and names by `eventNames`. */
 export function countedOutcomes(metrics: WorkerMetrics): EventOutcomes {
   const event_type = (type: string) => metrics.eventTypes.valueOf(type);
   return {
@@ -56,5 +68,7 @@ export function countedOutcomes(metrics: WorkerMetrics): EventOutcomes {
       metrics.eventsProcessed.inc({ event_type: event_type(type) }, count),
     failed: (type, reason, count = 1) =>
       metrics.eventsFailed.inc({ event_type: event_type(type), reason }, count),
+    violated: (name, outcome, count = 1) =>
+      metrics.planViolations.inc({ event_name: metrics.eventNames.valueOf(name), outcome }, count),
   };
 }

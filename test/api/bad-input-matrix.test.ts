@@ -50,6 +50,7 @@ interface Case {
 
 const E = '/api/v1/events';
 const B = '/api/v1/events/batch';
+const P = '/api/v1/tracking-plan';
 
 const cases: Case[] = [
   // Malformed JSON, and JSON that is not an object
@@ -504,6 +505,71 @@ const cases: Case[] = [
     code: 'validation_error',
     message: /repeats the idempotency_key/,
   },
+  // Tracking plans: the body reader's and the schema's answers, and plans that do not compile
+  {
+    name: 'tracking plan: malformed JSON',
+    method: 'PUT',
+    path: P,
+    body: '{"mode": "enforce", "events"',
+    status: 400,
+    code: 'invalid_json',
+    message: /not valid JSON/,
+  },
+  {
+    name: 'tracking plan: not JSON',
+    method: 'PUT',
+    path: P,
+    body: 'mode=enforce',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    status: 415,
+    code: 'unsupported_media_type',
+    message: /application\/json/,
+  },
+  {
+    name: 'tracking plan: a JSON array',
+    method: 'PUT',
+    path: P,
+    body: [{ mode: 'enforce' }],
+    status: 422,
+    code: 'validation_error',
+    message: /expected object/,
+  },
+  {
+    name: 'tracking plan: an unknown field',
+    method: 'PUT',
+    path: P,
+    body: { mode: 'enforce', schemas: {} },
+    status: 422,
+    code: 'validation_error',
+    message: /schemas/,
+  },
+  {
+    name: 'tracking plan: a schema that is not an object',
+    method: 'PUT',
+    path: P,
+    body: { mode: 'enforce', events: { a: 'string' } },
+    status: 422,
+    code: 'validation_error',
+    message: /\$\.events\.a/,
+  },
+  {
+    name: 'tracking plan: without a token',
+    method: 'PUT',
+    path: P,
+    body: { mode: 'off' },
+    as: 'none',
+    status: 401,
+    code: 'unauthorized',
+    message: /Authorization/,
+  },
+  {
+    name: 'tracking plan: wrong method',
+    method: 'DELETE',
+    path: P,
+    status: 405,
+    code: 'method_not_allowed',
+    message: /DELETE/,
+  },
 ];
 
 /** Rows the requesting user owns; other test files write to the same database meanwhile. */
@@ -513,8 +579,9 @@ async function storedCount(): Promise<number> {
     .getConnection()
     .execute<{ n: string }[]>(
       `select (select count(*) from events where user_id = ?)
-            + (select count(*) from batches where user_id = ?) as n`,
-      [alice.id, alice.id],
+            + (select count(*) from batches where user_id = ?)
+            + (select count(*) from tracking_plan_versions where user_id = ?) as n`,
+      [alice.id, alice.id, alice.id],
     );
   return Number(rows[0]!.n);
 }

@@ -59,6 +59,9 @@ describe('GET /openapi.json', () => {
       'EventView',
       'Health',
       'Readiness',
+      'TrackingPlan',
+      'TrackingPlanInput',
+      'Violation',
     ]);
     expect(res.body.components.securitySchemes.bearerAuth).toEqual(
       expect.objectContaining({ type: 'http', scheme: 'bearer' }),
@@ -74,6 +77,8 @@ describe('GET /openapi.json', () => {
         'POST /api/v1/events/batch',
         'GET /api/v1/events/{id}',
         'GET /api/v1/batches/{id}',
+        'PUT /api/v1/tracking-plan',
+        'GET /api/v1/tracking-plan',
         'GET /metrics',
         'POST /v1/batch',
         'POST /v1/track',

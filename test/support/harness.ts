@@ -120,7 +120,10 @@ export class Harness {
     });
     const { sdkMetricsUrl } = await ensureRuntime();
     const logger = options.logger ?? createLogger(config.logLevel, {}, options.logDestination);
-    const metrics = createWorkerMetrics({ maxEventTypes: config.metrics.maxEventTypes });
+    const metrics = createWorkerMetrics({
+      maxEventTypes: config.metrics.maxEventTypes,
+      maxEventNames: config.metrics.maxEventNames,
+    });
     const service = await startInProcessService({
       config,
       logger,

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       workerPort: 9464,
       sdkPort: 9465,
       maxEventTypes: 50,
+      maxEventNames: 100,
     });
   });
 
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       WORKER_METRICS_PORT: '0',
       TEMPORAL_SDK_METRICS_PORT: '0',
       WORKER_METRICS_MAX_EVENT_TYPES: '5',
+      WORKER_METRICS_MAX_EVENT_NAMES: '7',
     });
     expect(c.metrics).toEqual({
       apiEnabled: false,
@@ -33,6 +35,7 @@ describe('loadConfig', () => {
       workerPort: 0,
       sdkPort: 0,
       maxEventTypes: 5,
+      maxEventNames: 7,
     });
   });
 

@@ -47,6 +47,7 @@ describe('mapMessage', () => {
       },
       timestamp: new Date(base.timestamp),
       message_id: 'm-1',
+      source: 'tracking',
       subject_user_id: '42',
       anonymous_id: 'a-1',
       sent_at: new Date(base.sentAt),

@@ -87,3 +87,86 @@ describe.each([
     ).toHaveLength(2);
   });
 });
+
+describe.each([
+  ['the one-pass chain', false],
+  ['the chain before it (validate, then normalize)', true],
+])('batch activities with a tracking plan, in %s', (_name, validateFirst) => {
+  it.each(['enforce', 'report'])(
+    '%s: the violators are decided by the plan, their violations counted once over reruns',
+    async (mode) => {
+      const { token } = await h.createUser();
+      const put = await h.request('PUT', '/api/v1/tracking-plan', {
+        token,
+        body: { mode, events: { click: { type: 'object', required: ['i'] } } },
+      });
+      expect(put.status).toBe(200);
+      const events = Array.from({ length: 8 }, (_, i) => ({
+        event_name: 'click',
+        event_type: 'interaction',
+        payload: i % 4 === 0 ? { other: i } : { i },
+      }));
+      const res = await h.request('POST', '/api/v1/events/batch', { token, body: { events } });
+      expect(res.status).toBe(202);
+      const batchId = res.body.batch_id as string;
+
+      const counted: Record<string, number> = {};
+      const count = (key: string, n = 1) => (counted[key] = (counted[key] ?? 0) + n);
+      const steps = createBatchActivities({
+        orm: h.orm,
+        logger: createLogger('silent'),
+        outcomes: {
+          processed: (type, n) => count(`processed ${type}`, n),
+          failed: (type, reason, n) => count(`failed ${type} ${reason}`, n),
+          violated: (name, outcome, n) => count(`violated ${name} ${outcome}`, n),
+        },
+      });
+      const env = new MockActivityEnvironment();
+      const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
+        env.run(fn, ...args) as Promise<R>;
+      const plan = await run(steps.fetchBatch, batchId, {
+        ...DEFAULT_BATCH_POLICY,
+        chunkMaxEvents: 3,
+      });
+      for (const chunk of plan.chunks) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          if (validateFirst) await run(steps.validateBatchChunk, batchId, chunk);
+          await run(steps.normalizeBatchChunk, batchId, chunk, plan.userId);
+        }
+      }
+      await run(steps.persistBatch, batchId);
+
+      const rows = await h.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ status: string; violations: unknown; processing_error: string | null }[]>(
+          `select status, violations, processing_error from events where batch_id = ? order by id`,
+          [batchId],
+        );
+      const violation = [
+        { path: 'payload', rule: 'required', message: "must have required property 'i'" },
+      ];
+      rows.forEach((row, i) => {
+        const violator = i % 4 === 0;
+        expect({ i, ...row }).toEqual({
+          i,
+          status: violator && mode === 'enforce' ? 'failed' : 'processed',
+          violations: violator ? violation : null,
+          processing_error:
+            violator && mode === 'enforce'
+              ? `validation_error: tracking plan version 1: payload: must have required property 'i'`
+              : null,
+        });
+      });
+      expect(counted).toEqual(
+        mode === 'enforce'
+          ? {
+              'failed interaction validation_error': 2,
+              'violated click failed': 2,
+              'processed interaction': 6,
+            }
+          : { 'violated click reported': 2, 'processed interaction': 8 },
+      );
+    },
+  );
+});
