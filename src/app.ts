@@ -38,6 +38,7 @@ import { registerTrackingRoutes } from './tracking/tracking.openapi';
 import { TRACKING_PREFIX, trackingRoutes } from './tracking/tracking.routes';
 import { createTrackingService } from './tracking/tracking.service';
 import { ByteBudget } from './concurrency/byte-budget';
+import { registerWriteKeyRoutes, writeKeyRoutes } from './users/write-key.routes';
 
 export interface AppDeps {
   config: Config;
@@ -112,6 +113,7 @@ export function createApp({
     health,
     batchRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
     eventRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
+    writeKeyRoutes({ rateLimit }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -158,6 +160,7 @@ export function apiRouteGroups(options: {
     registerHealthRoutes,
     registerEventRoutes,
     registerBatchRoutes(options.batchMaxEvents),
+    registerWriteKeyRoutes,
     registerTrackingRoutes,
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),

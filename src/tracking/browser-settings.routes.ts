@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { NotFoundError } from '../errors';
 import type { AppState } from '../http/state';
-import { findUserByToken } from '../users/user.service';
+import { findUserByKey } from '../users/user.service';
 import { TRACKING_PREFIX } from './tracking.routes';
 
 /**
@@ -14,7 +14,7 @@ export function browserSettingsRoutes(): Router<AppState> {
   const router = new Router<AppState>({ prefix: TRACKING_PREFIX });
   router.get('/projects/:writeKey/settings', async (ctx) => {
     const writeKey = ctx.params.writeKey!;
-    if (!(await findUserByToken(ctx.state.em, writeKey))) {
+    if (!(await findUserByKey(ctx.state.em, writeKey, 'tracking'))) {
       throw new NotFoundError('No project with this write key');
     }
     // The host the page reached us at; behind a proxy that rewrites Host this is the proxy's.

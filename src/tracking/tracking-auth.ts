@@ -1,22 +1,22 @@
 import type { Middleware } from 'koa';
 import { UnauthorizedError } from '../errors';
 import type { AppState } from '../http/state';
-import { findUserByToken } from '../users/user.service';
+import { findUserByKey } from '../users/user.service';
 
 /**
- * Requires a user's API token as the write key, wherever analytics SDKs put it: the Basic-auth
- * user name (the password is empty and ignored), or `writeKey` in the body. A Bearer token
- * works as on the rest of the API. Runs after the body is read; puts the user on state.
+ * Requires the user's write key (or its API token), wherever analytics SDKs put it: the
+ * Basic-auth user name (the password is empty and ignored), `Bearer`, or `writeKey` in the
+ * body. Runs after the body is read; puts the user on state.
  */
 export function requireWriteKey(): Middleware<AppState> {
   return async (ctx, next) => {
     const key = writeKeyOf(ctx.get('authorization'), ctx.request.body);
     if (key === null) {
       throw new UnauthorizedError(
-        'Missing write key; send your API token as the Basic auth user name, as "writeKey" in the body, or as "Bearer <token>"',
+        'Missing write key; send it as the Basic auth user name, as "Bearer <key>", or as "writeKey" in the body',
       );
     }
-    const user = await findUserByToken(ctx.state.em, key);
+    const user = await findUserByKey(ctx.state.em, key, 'tracking');
     if (!user) throw new UnauthorizedError('Invalid write key');
     ctx.state.user = user;
     await next();

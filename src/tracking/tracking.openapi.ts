@@ -11,7 +11,10 @@ import { BATCH_PATHS, SINGLE_PATHS, TRACKING_PREFIX } from './tracking.routes';
 
 const WRITE_KEY_AUTH = 'writeKeyBasic';
 
-/** A write key is accepted in three places; `{}` stands for the body's `writeKey`. */
+/**
+ * A key (the write key, or the API token) is accepted in three places; `{}` stands for the
+ * body's `writeKey`.
+ */
 const security: Record<string, string[]>[] = [{ [WRITE_KEY_AUTH]: [] }, { [BEARER_AUTH]: [] }, {}];
 
 const id = z.union([z.string(), z.number()]);
@@ -33,7 +36,7 @@ const messageFields = {
   context: z.record(z.string(), z.unknown()).optional(),
   groupId: id.optional().meta({ description: 'Required for group' }),
   previousId: id.optional().meta({ description: 'Required for alias' }),
-  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
+  writeKey: z.string().optional().meta({ description: 'The write key, if not in a header' }),
 };
 
 const messageSchema = z.looseObject({ type: z.enum(MESSAGE_TYPES), ...messageFields }).meta({
@@ -45,7 +48,7 @@ const messageSchema = z.looseObject({ type: z.enum(MESSAGE_TYPES), ...messageFie
 const batchSchema = z.looseObject({
   batch: z.array(messageSchema),
   sentAt: dateTime.optional().meta({ description: 'Corrects every timestamp for clock skew' }),
-  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
+  writeKey: messageFields.writeKey,
 });
 
 const successSchema = z.strictObject({ success: z.literal(true) });
@@ -81,7 +84,9 @@ export const registerTrackingRoutes: RouteGroup = (registry) => {
   registry.registerComponent('securitySchemes', WRITE_KEY_AUTH, {
     type: 'http',
     scheme: 'basic',
-    description: 'The API token as the user name, with an empty password, as analytics SDKs send',
+    description:
+      'The write key (or the API token) as the user name, with an empty password, as analytics ' +
+      'SDKs send. The write key sends events here and is refused by every /api/v1 route.',
   });
   for (const path of BATCH_PATHS) {
     registry.registerPath({
@@ -117,6 +122,7 @@ export const registerTrackingRoutes: RouteGroup = (registry) => {
     path: `${TRACKING_PREFIX}/projects/{writeKey}/settings`,
     tags: ['tracking'],
     summary: 'Settings analytics.js loads from its cdnURL, pointing it back at this service',
+    description: "The key in the path is the write key (a page's older API token works too).",
     request: { params: z.object({ writeKey: z.string() }) },
     responses: {
       200: jsonResponse(

@@ -4,6 +4,7 @@ import type Koa from 'koa';
 import { acceptedEventSchema, eventViewSchema } from '../../src/events/event.schemas';
 import { errorBodySchema } from '../../src/http/error-handler';
 import { healthSchema, readinessSchema } from '../../src/http/health.routes';
+import { writeKeySchema } from '../../src/users/write-key.routes';
 import { Harness } from '../support/harness';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -59,6 +60,7 @@ describe('GET /openapi.json', () => {
       'EventView',
       'Health',
       'Readiness',
+      'WriteKey',
     ]);
     expect(res.body.components.securitySchemes.bearerAuth).toEqual(
       expect.objectContaining({ type: 'http', scheme: 'bearer' }),
@@ -75,6 +77,7 @@ describe('GET /openapi.json', () => {
         'GET /api/v1/events/{id}',
         'GET /api/v1/batches/{id}',
         'GET /metrics',
+        'POST /api/v1/write-key/rotate',
         'POST /v1/batch',
         'POST /v1/track',
         'GET /v1/projects/{writeKey}/settings',
@@ -104,6 +107,19 @@ describe('GET /openapi.json', () => {
     );
   });
 
+  it('says which key each route takes', async () => {
+    const doc = (await h.request('GET', '/openapi.json')).body;
+    expect(doc.paths['/api/v1/write-key/rotate'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/track'].post.security).toEqual([
+      { writeKeyBasic: [] },
+      { bearerAuth: [] },
+      {},
+    ]);
+    expect(doc.components.securitySchemes.writeKeyBasic.description).toMatch(
+      /refused by every \/api\/v1 route/,
+    );
+  });
+
   it('describes the bodies the API really answers with', async () => {
     const user = await h.createUser();
     const accepted = await h.request('POST', '/api/v1/events', {
@@ -121,6 +137,8 @@ describe('GET /openapi.json', () => {
     expect(errorBodySchema.parse(invalid.body)).toEqual(invalid.body);
     expect(healthSchema.parse((await h.request('GET', '/health')).body)).toBeTruthy();
     expect(readinessSchema.parse((await h.request('GET', '/ready')).body)).toBeTruthy();
+    const rotated = await h.request('POST', '/api/v1/write-key/rotate', { token: user.token });
+    expect(writeKeySchema.parse(rotated.body)).toEqual(rotated.body);
   });
 });
 

@@ -73,7 +73,8 @@ it('a track from analytics.js reaches the service and is processed', async () =>
       const ctx = await analytics.track('Checkout Started', { cart: 3 });
       return ctx.event.anonymousId as string;
     },
-    { writeKey: alice.token, cdnURL: h.baseUrl },
+    // The write key, which a web page may show: it sends events and reads nothing.
+    { writeKey: alice.writeKey, cdnURL: h.baseUrl },
   );
   expect(anonymousId).toEqual(expect.any(String));
 

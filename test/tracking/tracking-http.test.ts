@@ -5,7 +5,7 @@ import { basicAuth, waitForFinishedEvents } from '../support/tracking';
 
 /** The tracking API over raw HTTP, as an SDK or a browser would call it. */
 let h: Harness;
-let alice: { id: string; token: string };
+let alice: { id: string; token: string; writeKey: string };
 
 beforeAll(async () => {
   h = await Harness.start({
@@ -35,16 +35,17 @@ const track = (anonymousId: string, extra: Record<string, unknown> = {}) => ({
 
 describe('authentication', () => {
   it('takes the write key as the Basic user name, in the body, or as a Bearer token', async () => {
+    expect(alice.writeKey).toMatch(/^evw_/);
     const anon = randomUUID();
-    const auth = basicAuth(alice.token);
+    const auth = basicAuth(alice.writeKey);
     expect(
       await post('/v1/batch', { batch: [track(anon)] }, { authorization: auth }),
     ).toMatchObject({ status: 200, body: { success: true } });
-    expect(await post('/v1/track', { ...track(anon), writeKey: alice.token })).toMatchObject({
+    expect(await post('/v1/track', { ...track(anon), writeKey: alice.writeKey })).toMatchObject({
       status: 200,
     });
     expect(
-      await post('/v1/track', track(anon), { authorization: `Bearer ${alice.token}` }),
+      await post('/v1/track', track(anon), { authorization: `Bearer ${alice.writeKey}` }),
     ).toMatchObject({ status: 200 });
     const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 3);
     expect(events.map((e) => e.status)).toEqual(['processed', 'processed', 'processed']);
@@ -52,8 +53,20 @@ describe('authentication', () => {
     expect(events.some((e) => 'writeKey' in e.payload)).toBe(false);
   });
 
+  it('takes the API token too, for server-side SDKs', async () => {
+    const anon = randomUUID();
+    const res = await post(
+      '/v1/batch',
+      { batch: [track(anon)] },
+      { authorization: basicAuth(alice.token) },
+    );
+    expect(res).toMatchObject({ status: 200, body: { success: true } });
+    expect((await post('/v1/t', { ...track(anon), writeKey: alice.token })).status).toBe(200);
+    await waitForFinishedEvents(h, alice.token, { anonymous_id: anon, status: 'processed' }, 2);
+  });
+
   it('answers 401 to a wrong or missing key', async () => {
-    const wrong = basicAuth(`evt_${'A'.repeat(43)}`);
+    const wrong = basicAuth(`evw_${'A'.repeat(43)}`);
     const res = await post('/v1/batch', { batch: [track('a')] }, { authorization: wrong });
     expect(res).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
     expect((await post('/v1/track', track('a'))).status).toBe(401);
@@ -62,7 +75,7 @@ describe('authentication', () => {
 });
 
 describe('bodies', () => {
-  const auth = () => ({ authorization: basicAuth(alice.token) });
+  const auth = () => ({ authorization: basicAuth(alice.writeKey) });
 
   it('answers 400 to malformed JSON, which SDKs do not retry', async () => {
     const res = await post('/v1/batch', '{"batch": [', auth());
@@ -83,7 +96,7 @@ describe('bodies', () => {
       'content-encoding': 'deflate',
     });
     expect(df.status).toBe(200);
-    const text = await post('/v1/t', JSON.stringify({ ...track(anon), writeKey: alice.token }), {
+    const text = await post('/v1/t', JSON.stringify({ ...track(anon), writeKey: alice.writeKey }), {
       'content-type': 'text/plain;charset=UTF-8',
     });
     expect(text.status).toBe(200);
@@ -126,7 +139,7 @@ describe('bodies', () => {
 });
 
 describe('mapping and processing', () => {
-  const auth = () => ({ authorization: basicAuth(alice.token) });
+  const auth = () => ({ authorization: basicAuth(alice.writeKey) });
 
   it('a batch with one message breaking the spec: the others processed, it failed with why', async () => {
     const anon = randomUUID();
@@ -274,18 +287,20 @@ describe('mapping and processing', () => {
 
 describe('GET /v1/projects/:writeKey/settings', () => {
   it('points analytics.js back at this service', async () => {
-    const res = await h.request('GET', `/v1/projects/${alice.token}/settings`);
+    const res = await h.request('GET', `/v1/projects/${alice.writeKey}/settings`);
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.body.integrations['Segment.io']).toMatchObject({
-      apiKey: alice.token,
+      apiKey: alice.writeKey,
       apiHost: `${new URL(h.baseUrl).host}/v1`,
       protocol: 'http',
     });
+    // A page still holding the API token keeps loading.
+    expect((await h.request('GET', `/v1/projects/${alice.token}/settings`)).status).toBe(200);
   });
 
   it('is 404 for an unknown write key', async () => {
-    expect((await h.request('GET', `/v1/projects/evt_${'B'.repeat(43)}/settings`)).status).toBe(
+    expect((await h.request('GET', `/v1/projects/evw_${'B'.repeat(43)}/settings`)).status).toBe(
       404,
     );
   });
