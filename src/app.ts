@@ -134,6 +134,7 @@ export function createApp({
     apiRouteGroups({
       metricsEnabled: config.metrics.apiEnabled,
       batchMaxEvents: config.api.batchMaxEvents,
+      trackingBatchMaxMessages: config.api.trackingBatchMaxMessages,
     }),
   );
   const operations = [openApiRoutes(openApi)];
@@ -155,13 +156,14 @@ export function createApp({
 export function apiRouteGroups(options: {
   metricsEnabled: boolean;
   batchMaxEvents: number;
+  trackingBatchMaxMessages: number;
 }): RouteGroup[] {
   return [
     registerHealthRoutes,
     registerEventRoutes,
     registerBatchRoutes(options.batchMaxEvents),
     registerWriteKeyRoutes,
-    registerTrackingRoutes,
+    registerTrackingRoutes(options.trackingBatchMaxMessages),
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),
   ];

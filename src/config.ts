@@ -38,6 +38,11 @@ const envSchema = z.object({
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
   BATCH_MAX_EVENTS: intFrom(1, 100_000).default(1000),
   /**
+   * Most messages one tracking batch (`/v1/batch`, `/v1/import`, `/v1/b`) carries; past it the
+   * request is answered 400. Segment limits a batch to 500 KB: 2,500 messages of 200 bytes.
+   */
+  TRACKING_BATCH_MAX_MESSAGES: intFrom(1, 100_000).default(2500),
+  /**
    * Bytes of large request bodies (64 KB and up) the API parses and stores at once; more wait
    * their turn. Handling a body costs several times its size (the parsed value, the stored
    * text), so this bounds the API's memory under many maximum-size bodies in parallel.
@@ -168,6 +173,7 @@ export interface Config {
     eventMaxBodyBytes: number;
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
+    trackingBatchMaxMessages: number;
     bodyBudgetBytes: number;
     rateLimitPerMinute: number;
     /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
@@ -251,6 +257,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       eventMaxBodyBytes: e.EVENT_MAX_BODY_BYTES,
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
+      trackingBatchMaxMessages: e.TRACKING_BATCH_MAX_MESSAGES,
       bodyBudgetBytes: e.API_BODY_BUDGET_BYTES,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,

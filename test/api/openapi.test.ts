@@ -107,7 +107,7 @@ describe('GET /openapi.json', () => {
     );
   });
 
-  it('says which key each route takes', async () => {
+  it('says which key each route takes, and the limits of the tracking routes', async () => {
     const doc = (await h.request('GET', '/openapi.json')).body;
     expect(doc.paths['/api/v1/write-key/rotate'].post.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/v1/track'].post.security).toEqual([
@@ -117,6 +117,10 @@ describe('GET /openapi.json', () => {
     ]);
     expect(doc.components.securitySchemes.writeKeyBasic.description).toMatch(
       /refused by every \/api\/v1 route/,
+    );
+    const batch = doc.paths['/v1/batch'].post;
+    expect(batch.requestBody.content['application/json'].schema.properties.batch.maxItems).toBe(
+      h.config.api.trackingBatchMaxMessages,
     );
   });
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { gzipSync, deflateSync } from 'node:zlib';
+import { KEY_IN_BODY_MAX_BYTES } from '../../src/tracking/tracking-auth';
 import { Harness } from '../support/harness';
 import { basicAuth, waitForFinishedEvents } from '../support/tracking';
 
@@ -7,9 +9,15 @@ import { basicAuth, waitForFinishedEvents } from '../support/tracking';
 let h: Harness;
 let alice: { id: string; token: string; writeKey: string };
 
+const MAX_MESSAGES = 20;
+
 beforeAll(async () => {
   h = await Harness.start({
-    env: { EVENT_MAX_BODY_BYTES: '65536', BATCH_MAX_BODY_BYTES: '1048576' },
+    env: {
+      EVENT_MAX_BODY_BYTES: String(256 * 1024),
+      BATCH_MAX_BODY_BYTES: '1048576',
+      TRACKING_BATCH_MAX_MESSAGES: String(MAX_MESSAGES),
+    },
   });
   alice = await h.createUser();
 });
@@ -72,6 +80,35 @@ describe('authentication', () => {
     expect((await post('/v1/track', track('a'))).status).toBe(401);
     expect((await post('/v1/track', { ...track('a'), writeKey: 'nope' })).status).toBe(401);
   });
+
+  it('answers a wrong key in the header without reading the body', async () => {
+    // Headers that announce a body (within the limit), and no byte of it: only an answer that
+    // comes from the headers alone arrives.
+    const req = httpRequest(`${h.baseUrl}/v1/batch`, {
+      method: 'POST',
+      headers: {
+        authorization: basicAuth(`evw_${'C'.repeat(43)}`),
+        'content-type': 'application/json',
+        'content-length': String(512 * 1024),
+      },
+    });
+    req.on('error', () => undefined);
+    req.flushHeaders();
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        setTimeout(() => reject(new Error('no answer without the body')), 5000).unref();
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+      });
+      expect(answer.status).toBe(401);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'unauthorized' } });
+    } finally {
+      req.destroy();
+    }
+  });
 });
 
 describe('bodies', () => {
@@ -113,6 +150,62 @@ describe('bodies', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
     expect((await h.request('GET', '/health')).status).toBe(200);
     expect((await post('/v1/track', track(randomUUID()), auth())).status).toBe(200);
+  });
+
+  // The limits are the same whichever key a request carries.
+  const tokenAuth = () => ({ authorization: basicAuth(alice.token) });
+
+  it('reads a body carrying its key only up to a small bound before checking the key', async () => {
+    const anon = randomUUID();
+    // A single call larger than the bound, well within the route's own limit.
+    const big = { ...track(anon), properties: { text: 'x'.repeat(KEY_IN_BODY_MAX_BYTES) } };
+    const keyInBody = JSON.stringify({ ...big, writeKey: alice.token });
+    const inBody = await post('/v1/t', keyInBody, { 'content-type': 'text/plain' });
+    expect(inBody).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'payload_too_large',
+          message: expect.stringMatching(/Authorization header/),
+          details: { limit_bytes: KEY_IN_BODY_MAX_BYTES },
+        },
+      },
+    });
+    // Compressed, the same: the bound is on what it decompresses to.
+    const zipped = await post('/v1/t', gzipSync(keyInBody), { 'content-encoding': 'gzip' });
+    expect(zipped).toMatchObject({ status: 400, body: { error: { code: 'payload_too_large' } } });
+    // With the key in the header, the route's own limit applies.
+    expect((await post('/v1/t', big, tokenAuth())).status).toBe(200);
+    await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 1);
+  });
+
+  it(`refuses a batch of more than TRACKING_BATCH_MAX_MESSAGES with a 400, and stays up`, async () => {
+    const anon = randomUUID();
+    const batch = (n: number) => Array.from({ length: n }, () => track(anon));
+    const over = await post('/v1/batch', { batch: batch(MAX_MESSAGES + 1) }, tokenAuth());
+    expect(over).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'payload_too_large',
+          message: `A batch carries at most ${MAX_MESSAGES} messages; this one has ${MAX_MESSAGES + 1}`,
+          details: { limit_messages: MAX_MESSAGES, messages: MAX_MESSAGES + 1 },
+        },
+      },
+    });
+    for (const path of ['/v1/import', '/v1/b']) {
+      expect((await post(path, { batch: batch(MAX_MESSAGES + 1) }, tokenAuth())).status).toBe(400);
+    }
+    expect((await h.request('GET', '/health')).status).toBe(200);
+    // Nothing of the refused batches was stored; one at the bound is taken whole.
+    expect((await post('/v1/batch', { batch: batch(MAX_MESSAGES) }, tokenAuth())).status).toBe(200);
+    const events = await waitForFinishedEvents(
+      h,
+      alice.token,
+      { anonymous_id: anon },
+      MAX_MESSAGES,
+    );
+    expect(events).toHaveLength(MAX_MESSAGES);
   });
 
   it('answers 400 to a corrupt gzip body', async () => {

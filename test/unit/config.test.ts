@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     });
   });
 
+  it('bounds a tracking batch at 2,500 messages unless configured', () => {
+    expect(loadConfig({}).api.trackingBatchMaxMessages).toBe(2500);
+    expect(loadConfig({ TRACKING_BATCH_MAX_MESSAGES: '500' }).api.trackingBatchMaxMessages).toBe(
+      500,
+    );
+  });
+
   it('rejects a short METRICS_TOKEN and a METRICS_ENABLED that is not a boolean', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: /);
     expect(() => loadConfig({ METRICS_ENABLED: 'maybe' })).toThrow(/METRICS_ENABLED: /);
