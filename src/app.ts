@@ -124,7 +124,7 @@ export function createApp({
   const tracking = createTrackingService({ events, batchMaxEvents: config.api.batchMaxEvents });
   for (const router of [
     trackingRoutes({ tracking, limits: config.api, rateLimit, logger, bodyBudget }),
-    browserSettingsRoutes(),
+    browserSettingsRoutes({ publicUrl: config.api.publicUrl }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -24,6 +24,15 @@ const envSchema = z.object({
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: intFrom(0, 65535).default(3000),
   /**
+   * Where web pages reach this API (behind a proxy, the public address): the browser settings
+   * point analytics.js at its `/v1`. Configured, never taken from request headers, which anyone
+   * can forge. Unset: http://localhost:<API_PORT>, right for `npm start`.
+   */
+  PUBLIC_API_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !/[?#]/.test(u), 'must have no query or fragment')
+    .optional(),
+  /**
    * Behind a load balancer: take the client address from X-Forwarded-For (and the protocol from
    * X-Forwarded-Proto). Off by default, since a client could otherwise claim any address.
    */
@@ -174,6 +183,8 @@ export interface Config {
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
     trackingBatchMaxMessages: number;
+    /** Where web pages reach the API, without a trailing slash. */
+    publicUrl: string;
     bodyBudgetBytes: number;
     rateLimitPerMinute: number;
     /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
@@ -258,6 +269,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
       trackingBatchMaxMessages: e.TRACKING_BATCH_MAX_MESSAGES,
+      publicUrl: (e.PUBLIC_API_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, ''),
       bodyBudgetBytes: e.API_BODY_BUDGET_BYTES,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BEARER_AUTH, errorResponses, jsonResponse, type RouteGroup } from '../http/openapi';
+import { SETTINGS_MAX_AGE_SEC } from './browser-settings.routes';
 import { MESSAGE_TYPES, type MessageType } from './message.schemas';
 import { KEY_IN_BODY_MAX_BYTES } from './tracking-auth';
 import { BATCH_PATHS, SINGLE_PATHS, TRACKING_PREFIX } from './tracking.routes';
@@ -134,13 +135,23 @@ export const registerTrackingRoutes =
       path: `${TRACKING_PREFIX}/projects/{writeKey}/settings`,
       tags: ['tracking'],
       summary: 'Settings analytics.js loads from its cdnURL, pointing it back at this service',
-      description: "The key in the path is the write key (a page's older API token works too).",
+      description:
+        "The key in the path is the write key (a page's older API token works too). apiHost is " +
+        'PUBLIC_API_URL, never a request header, so the answer may be cached by its URL alone.',
       request: { params: z.object({ writeKey: z.string() }) },
       responses: {
-        200: jsonResponse(
-          'Settings with only the Segment.io destination, its apiHost this service',
-          z.record(z.string(), z.unknown()),
-        ),
+        200: {
+          ...jsonResponse(
+            'Settings with only the Segment.io destination, its apiHost this service',
+            z.record(z.string(), z.unknown()),
+          ),
+          headers: {
+            'Cache-Control': {
+              description: `public, max-age=${SETTINGS_MAX_AGE_SEC}`,
+              schema: { type: 'string' },
+            },
+          },
+        },
         ...errorResponses(404, 500),
       },
     });

@@ -122,6 +122,8 @@ describe('GET /openapi.json', () => {
     expect(batch.requestBody.content['application/json'].schema.properties.batch.maxItems).toBe(
       h.config.api.trackingBatchMaxMessages,
     );
+    const settings = doc.paths['/v1/projects/{writeKey}/settings'].get;
+    expect(settings.responses['200'].headers['Cache-Control']).toBeDefined();
   });
 
   it('describes the bodies the API really answers with', async () => {

@@ -379,10 +379,11 @@ describe('mapping and processing', () => {
 });
 
 describe('GET /v1/projects/:writeKey/settings', () => {
-  it('points analytics.js back at this service', async () => {
+  it('points analytics.js back at this service, cacheable', async () => {
     const res = await h.request('GET', `/v1/projects/${alice.writeKey}/settings`);
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
     expect(res.body.integrations['Segment.io']).toMatchObject({
       apiKey: alice.writeKey,
       apiHost: `${new URL(h.baseUrl).host}/v1`,
@@ -392,9 +393,59 @@ describe('GET /v1/projects/:writeKey/settings', () => {
     expect((await h.request('GET', `/v1/projects/${alice.token}/settings`)).status).toBe(200);
   });
 
-  it('is 404 for an unknown write key', async () => {
-    expect((await h.request('GET', `/v1/projects/evw_${'B'.repeat(43)}/settings`)).status).toBe(
-      404,
+  it('is 404 for an unknown write key, and not kept', async () => {
+    const res = await h.request('GET', `/v1/projects/evw_${'B'.repeat(43)}/settings`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('GET /v1/projects/:writeKey/settings behind a proxy', () => {
+  let proxied: Harness;
+  let key: string;
+  beforeAll(async () => {
+    proxied = await Harness.start({
+      noWorker: true,
+      env: { TRUST_PROXY: 'true', PUBLIC_API_URL: 'https://events.example.com/collect/' },
+    });
+    // The API token, which a page from before write keys holds: served alike.
+    key = (await proxied.createUser()).token;
+  });
+  afterAll(() => proxied.close());
+
+  /** GET with headers fetch would not let a test set (Host). */
+  const get = (path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; text: string; headers: Record<string, unknown> }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${proxied.baseUrl}${path}`, { headers }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, text, headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.end();
+      },
     );
+
+  it('answers the configured PUBLIC_API_URL whatever Host or X-Forwarded-Host say', async () => {
+    const path = `/v1/projects/${key}/settings`;
+    const plain = await get(path, {});
+    expect(plain.status).toBe(200);
+    expect(JSON.parse(plain.text).integrations['Segment.io']).toMatchObject({
+      apiKey: key,
+      apiHost: 'events.example.com/collect/v1',
+      protocol: 'https',
+    });
+    const forged = await Promise.all([
+      get(path, { host: 'evil.example' }),
+      get(path, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }),
+      get(path, { host: 'evil.example:8443', 'x-forwarded-host': 'evil.example, other.example' }),
+    ]);
+    for (const res of forged) {
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(plain.text);
+      expect(res.headers['cache-control']).toBe('public, max-age=300');
+      expect(res.headers.vary).toBeUndefined();
+    }
   });
 });

@@ -36,6 +36,20 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes the public URL of browser settings from PUBLIC_API_URL, else localhost:API_PORT', () => {
+    expect(loadConfig({}).api.publicUrl).toBe('http://localhost:3000');
+    expect(loadConfig({ API_PORT: '8080' }).api.publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ PUBLIC_API_URL: 'https://events.example.com/' }).api.publicUrl).toBe(
+      'https://events.example.com',
+    );
+    expect(() => loadConfig({ PUBLIC_API_URL: 'ftp://events.example.com' })).toThrow(
+      /PUBLIC_API_URL: /,
+    );
+    expect(() => loadConfig({ PUBLIC_API_URL: 'https://events.example.com/?a=1' })).toThrow(
+      /PUBLIC_API_URL: must have no query or fragment/,
+    );
+  });
+
   it('bounds a tracking batch at 2,500 messages unless configured', () => {
     expect(loadConfig({}).api.trackingBatchMaxMessages).toBe(2500);
     expect(loadConfig({ TRACKING_BATCH_MAX_MESSAGES: '500' }).api.trackingBatchMaxMessages).toBe(
