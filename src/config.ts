@@ -152,10 +152,16 @@ const envSchema = z.object({
   METRICS_ENABLED: z.stringbool().default(true),
   /** When set, every metrics endpoint of ours wants `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Interface of the worker's own metrics and probes; loopback unless another is configured. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** The worker's own metrics endpoint; 0 turns it off. */
   WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
-  /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
+  /**
+   * Interface of the Temporal SDK's own Prometheus exporter. It cannot check METRICS_TOKEN, so
+   * it stays on loopback unless another interface (a private one) is configured.
+   */
+  TEMPORAL_SDK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The Temporal SDK's runtime metrics; 0 turns it off. */
   TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
   /**
    * OpenTelemetry traces go over OTLP/HTTP to this endpoint (e.g. http://collector:4318); unset,
@@ -230,6 +236,8 @@ export interface MetricsConfig {
   workerHost: string;
   /** Port of the worker's own metrics; 0 is off. */
   workerPort: number;
+  /** Interface the Temporal SDK's metrics exporter binds to. */
+  sdkHost: string;
   /** Port of the Temporal SDK's metrics exporter; 0 is off. */
   sdkPort: number;
   /** Cap on distinct `event_type` label values per worker process. */
@@ -314,6 +322,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       token: e.METRICS_TOKEN,
       workerHost: e.WORKER_METRICS_HOST,
       workerPort: e.WORKER_METRICS_PORT,
+      sdkHost: e.TEMPORAL_SDK_METRICS_HOST,
       sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
       maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
     },

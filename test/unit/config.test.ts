@@ -7,11 +7,13 @@ describe('loadConfig', () => {
     expect(c.processing.maxRetries).toBe(3);
     expect(c.processing.processingTimeoutSec).toBe(300);
     expect(c.api.port).toBe(3000);
+    // Metrics on loopback unless configured: the SDK's exporter cannot check METRICS_TOKEN.
     expect(c.metrics).toEqual({
       apiEnabled: true,
       token: undefined,
-      workerHost: '0.0.0.0',
+      workerHost: '127.0.0.1',
       workerPort: 9464,
+      sdkHost: '127.0.0.1',
       sdkPort: 9465,
       maxEventTypes: 50,
     });
@@ -21,16 +23,18 @@ describe('loadConfig', () => {
     const c = loadConfig({
       METRICS_ENABLED: 'false',
       METRICS_TOKEN: 'a-token-of-16-chars',
-      WORKER_METRICS_HOST: '127.0.0.1',
+      WORKER_METRICS_HOST: '0.0.0.0',
       WORKER_METRICS_PORT: '0',
+      TEMPORAL_SDK_METRICS_HOST: '10.0.0.5',
       TEMPORAL_SDK_METRICS_PORT: '0',
       WORKER_METRICS_MAX_EVENT_TYPES: '5',
     });
     expect(c.metrics).toEqual({
       apiEnabled: false,
       token: 'a-token-of-16-chars',
-      workerHost: '127.0.0.1',
+      workerHost: '0.0.0.0',
       workerPort: 0,
+      sdkHost: '10.0.0.5',
       sdkPort: 0,
       maxEventTypes: 5,
     });
