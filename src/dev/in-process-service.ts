@@ -30,8 +30,6 @@ export interface InProcessServiceOptions {
       };
   /** Where the API's Temporal client connects, when not the configured address. */
   apiTemporalAddress?: string;
-  /** The API's port on 127.0.0.1; a free one when omitted. */
-  apiPort?: number;
   tracing?: Tracing;
 }
 
@@ -79,7 +77,7 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
     const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
     stops.push(() => outbox.stop());
     const app = createApp({ config, orm, temporal, logger, outbox, tracer: opts.tracing?.tracer });
-    const server: Server = await listen(app, opts.apiPort ?? 0, '127.0.0.1');
+    const server: Server = await listen(app, 0, '127.0.0.1');
     stops.push(
       () =>
         new Promise<void>((resolve) => {

@@ -103,8 +103,6 @@ export class Harness {
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const testEnv = readTestEnv();
-    // The port is chosen first, so that the configured public URL is the API's own.
-    const apiPort = await findFreePort();
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -118,7 +116,6 @@ export class Harness {
       OUTBOX_GRACE_MS: '500',
       // Test files share a database; admission is tested on a database of its own.
       OUTBOX_MAX_IN_FLIGHT: '100000',
-      PUBLIC_API_URL: `http://127.0.0.1:${apiPort}`,
       ...options.env,
     });
     const { sdkMetricsUrl } = await ensureRuntime();
@@ -133,7 +130,6 @@ export class Harness {
         metrics,
       },
       apiTemporalAddress: options.apiTemporalAddress,
-      apiPort,
       tracing: options.tracing,
     });
     const metricsServer =
