@@ -60,7 +60,8 @@ export async function readTrackingBody(
   rest: (body: unknown) => Promise<void>,
 ): Promise<void> {
   const declared = ctx.get('content-length');
-  if (encoding === 'identity' && Number(declared) > limit.bytes) throw limit.tooLarge();
+  // A compressed body larger than the limit decompresses larger still.
+  if (Number(declared) > limit.bytes) throw limit.tooLarge();
   const bound = bodyBound(limit.bytes, declared, encoding !== 'identity');
   await readWithinBudget(
     budget,
