@@ -166,10 +166,10 @@ export async function startStack(opts: StackOptions, log: (m: string) => void) {
         pause: () => void worker.child.kill('SIGSTOP'),
         resume: () => void worker.child.kill('SIGCONT'),
       },
-      /** A new user and its token: each round counts its own rows. */
+      /** A new user with its API token and write key: each round counts its own rows. */
       newUser: async () => {
         const user = await createUser(orm.em.fork(), `bench-${randomUUID()}@example.com`);
-        return { id: user.id, token: user.token };
+        return { id: user.id, token: user.token, writeKey: user.write_key };
       },
       stop,
     };

@@ -9,6 +9,7 @@ import { Migration20261202032800_request_fingerprints_and_batch_keys } from './M
 import { Migration20261202170000_drop_events_user_created_index } from './Migration20261202170000_drop_events_user_created_index';
 import { Migration20261206090000_tracking_groups } from './Migration20261206090000_tracking_groups';
 import { Migration20261206120000_tracking_plans } from './Migration20261206120000_tracking_plans';
+import { Migration20261206100000_write_keys } from './Migration20261206100000_write_keys';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -46,4 +47,5 @@ export const migrationsList: MigrationObject[] = [
     class: Migration20261206090000_tracking_groups,
   },
   { name: 'Migration20261206120000_tracking_plans', class: Migration20261206120000_tracking_plans },
+  { name: 'Migration20261206100000_write_keys', class: Migration20261206100000_write_keys },
 ];

@@ -34,6 +34,10 @@ import type { Outbox } from './events/outbox';
 import { createGroupCommit } from './events/group-commit';
 import type { MessageGrouper } from './events/message-grouper';
 import { createSql } from './db/sql';
+import { createKeyLookup } from './users/key-lookup';
+
+/** Keys one API process remembers at most (see key-lookup.ts): a few MB. */
+const KEY_CACHE_ENTRIES = 10_000;
 import { createEventWorkflowStarter } from './temporal/event-workflows';
 import { browserSettingsRoutes } from './tracking/browser-settings.routes';
 import { trackingCors } from './tracking/tracking-cors';
@@ -46,6 +50,7 @@ import {
 } from './tracking-plans/tracking-plan.routes';
 import { createTrackingPlanService } from './tracking-plans/tracking-plan.service';
 import { ByteBudget } from './concurrency/byte-budget';
+import { registerWriteKeyRoutes, writeKeyRoutes } from './users/write-key.routes';
 
 export interface AppDeps {
   config: Config;
@@ -77,6 +82,7 @@ export function createApp({
     proxy: config.api.trustProxyHops > 0,
     maxIpsCount: config.api.trustProxyHops,
   });
+  const keys = createKeyLookup({ ttlMs: config.api.keyCacheTtlMs, maxEntries: KEY_CACHE_ENTRIES });
   // One group commit for the process: concurrent requests share statements.
   const inserts = createGroupCommit(createSql(orm));
   const events = countAcceptedEvents(
@@ -100,6 +106,7 @@ export function createApp({
     // One unit of work per request, made when first used: accepting an event needs none.
     let em: AppState['em'] | undefined;
     Object.defineProperty(ctx.state, 'em', { get: () => (em ??= orm.em.fork()) });
+    ctx.state.keys = keys;
     await next();
   });
 
@@ -128,6 +135,7 @@ export function createApp({
     batchRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
     eventRoutes({ events, limits: config.api, rateLimit, bodyBudget }),
     trackingPlanRoutes({ plans: createTrackingPlanService(), bodyBudget }),
+    writeKeyRoutes({ rateLimit }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -143,7 +151,7 @@ export function createApp({
   });
   for (const router of [
     trackingRoutes({ tracking, limits: config.api, rateLimit, logger, bodyBudget }),
-    browserSettingsRoutes(),
+    browserSettingsRoutes({ publicUrl: config.api.publicUrl }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -153,6 +161,7 @@ export function createApp({
     apiRouteGroups({
       metricsEnabled: config.metrics.apiEnabled,
       batchMaxEvents: config.api.batchMaxEvents,
+      trackingBatchMaxMessages: config.api.trackingBatchMaxMessages,
     }),
   );
   const operations = [openApiRoutes(openApi)];
@@ -174,13 +183,15 @@ export function createApp({
 export function apiRouteGroups(options: {
   metricsEnabled: boolean;
   batchMaxEvents: number;
+  trackingBatchMaxMessages: number;
 }): RouteGroup[] {
   return [
     registerHealthRoutes,
     registerEventRoutes,
     registerBatchRoutes(options.batchMaxEvents),
     registerTrackingPlanRoutes,
-    registerTrackingRoutes,
+    registerWriteKeyRoutes,
+    registerTrackingRoutes(options.trackingBatchMaxMessages),
     registerOpenApiRoute,
     ...(options.metricsEnabled ? [registerMetricsRoute] : []),
   ];

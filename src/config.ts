@@ -24,6 +24,15 @@ const envSchema = z.object({
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: intFrom(0, 65535).default(3000),
   /**
+   * Where web pages reach this API (behind a proxy, the public address): the browser settings
+   * point analytics.js at its `/v1`. Configured, never taken from request headers, which anyone
+   * can forge. Unset: http://localhost:<API_PORT>, right for `npm start`.
+   */
+  PUBLIC_API_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !/[?#]/.test(u), 'must have no query or fragment')
+    .optional(),
+  /**
    * Behind a load balancer: take the client address from X-Forwarded-For (and the protocol from
    * X-Forwarded-Proto). Off by default, since a client could otherwise claim any address.
    */
@@ -38,6 +47,11 @@ const envSchema = z.object({
   BATCH_MAX_BODY_BYTES: intFrom(1024, 256 * MB).default(16 * MB),
   BATCH_MAX_EVENTS: intFrom(1, 100_000).default(1000),
   /**
+   * Most messages one tracking batch (`/v1/batch`, `/v1/import`, `/v1/b`) carries; past it the
+   * request is answered 400. Segment limits a batch to 500 KB: 2,500 messages of 200 bytes.
+   */
+  TRACKING_BATCH_MAX_MESSAGES: intFrom(1, 100_000).default(2500),
+  /**
    * Bytes of large request bodies (64 KB and up) the API parses and stores at once; more wait
    * their turn. Handling a body costs several times its size (the parsed value, the stored
    * text), so this bounds the API's memory under many maximum-size bodies in parallel.
@@ -48,6 +62,12 @@ const envSchema = z.object({
   BATCH_CHUNK_MAX_EVENTS: intFrom(1, 100_000).default(500),
   /** History length after which a batch run continues as new (Temporal warns at 10,240). */
   BATCH_HISTORY_EVENT_LIMIT: intFrom(100, 10_000).default(5000),
+  /**
+   * How long an API process remembers the user a key names, so that a key costs a database
+   * lookup once per this long rather than per request; a replaced write key keeps working this
+   * long on API processes other than the one that replaced it. 0 looks every key up.
+   */
+  KEY_CACHE_TTL_MS: intFrom(0, 600_000).default(5000),
   /**
    * Tracking messages (every `/v1/*` route) wait in PostgreSQL for the relay, which puts each
    * user's into groups of at most this many, each processed by one batch workflow.
@@ -145,10 +165,16 @@ const envSchema = z.object({
   METRICS_ENABLED: z.stringbool().default(true),
   /** When set, every metrics endpoint of ours wants `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Interface of the worker's own metrics and probes; loopback unless another is configured. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** The worker's own metrics endpoint; 0 turns it off. */
   WORKER_METRICS_PORT: intFrom(0, 65535).default(9464),
-  /** The Temporal SDK's runtime metrics (its own exporter, on WORKER_METRICS_HOST); 0 turns it off. */
+  /**
+   * Interface of the Temporal SDK's own Prometheus exporter. It cannot check METRICS_TOKEN, so
+   * it stays on loopback unless another interface (a private one) is configured.
+   */
+  TEMPORAL_SDK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The Temporal SDK's runtime metrics; 0 turns it off. */
   TEMPORAL_SDK_METRICS_PORT: intFrom(0, 65535).default(9465),
   /**
    * OpenTelemetry traces go over OTLP/HTTP to this endpoint (e.g. http://collector:4318); unset,
@@ -177,10 +203,15 @@ export interface Config {
     eventMaxBodyBytes: number;
     batchMaxBodyBytes: number;
     batchMaxEvents: number;
+    trackingBatchMaxMessages: number;
+    /** Where web pages reach the API, without a trailing slash. */
+    publicUrl: string;
     bodyBudgetBytes: number;
     rateLimitPerMinute: number;
     /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
     trustProxyHops: number;
+    /** How long a key's user is remembered; 0 looks every key up. */
+    keyCacheTtlMs: number;
   };
   database: { url: string; poolMax: number };
   /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
@@ -223,6 +254,8 @@ export interface MetricsConfig {
   workerHost: string;
   /** Port of the worker's own metrics; 0 is off. */
   workerPort: number;
+  /** Interface the Temporal SDK's metrics exporter binds to. */
+  sdkHost: string;
   /** Port of the Temporal SDK's metrics exporter; 0 is off. */
   sdkPort: number;
   /** Cap on distinct `event_type` label values per worker process. */
@@ -263,9 +296,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       eventMaxBodyBytes: e.EVENT_MAX_BODY_BYTES,
       batchMaxBodyBytes: e.BATCH_MAX_BODY_BYTES,
       batchMaxEvents: e.BATCH_MAX_EVENTS,
+      trackingBatchMaxMessages: e.TRACKING_BATCH_MAX_MESSAGES,
+      publicUrl: (e.PUBLIC_API_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, ''),
       bodyBudgetBytes: e.API_BODY_BUDGET_BYTES,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
+      keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {
@@ -308,6 +344,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       token: e.METRICS_TOKEN,
       workerHost: e.WORKER_METRICS_HOST,
       workerPort: e.WORKER_METRICS_PORT,
+      sdkHost: e.TEMPORAL_SDK_METRICS_HOST,
       sdkPort: e.TEMPORAL_SDK_METRICS_PORT,
       maxEventTypes: e.WORKER_METRICS_MAX_EVENT_TYPES,
       maxEventNames: e.WORKER_METRICS_MAX_EVENT_NAMES,

@@ -23,9 +23,10 @@ import { workerProbes } from './worker/worker-probes';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { process: 'worker' });
-  const { workerHost, workerPort, sdkPort, token, maxEventTypes, maxEventNames } = config.metrics;
+  const { workerHost, workerPort, sdkHost, sdkPort, token, maxEventTypes, maxEventNames } =
+    config.metrics;
   installTemporalRuntime(logger, {
-    sdkMetricsAddress: sdkPort ? socketAddress(workerHost, sdkPort) : undefined,
+    sdkMetricsAddress: sdkPort ? socketAddress(sdkHost, sdkPort) : undefined,
   });
   const metrics = createWorkerMetrics({ maxEventTypes, maxEventNames });
   const tracing = startTracing(config.tracing, 'worker');
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
       task_queue: config.temporal.taskQueue,
       ...describeTemporalConnection(config.temporal),
       metrics: workerPort ? socketAddress(workerHost, workerPort) : 'off',
-      sdk_metrics: sdkPort ? socketAddress(workerHost, sdkPort) : 'off',
+      sdk_metrics: sdkPort ? socketAddress(sdkHost, sdkPort) : 'off',
     },
     'worker started',
   );

@@ -46,7 +46,8 @@ export async function trackingRound(
   );
   const user = await stack.newUser();
   const headers = {
-    authorization: `Basic ${Buffer.from(`${user.token}:`).toString('base64')}`,
+    // The write key, as a web page or a server-side SDK holds it.
+    authorization: `Basic ${Buffer.from(`${user.writeKey}:`).toString('base64')}`,
     // As analytics.js sends it, to spare the browser a CORS preflight.
     'content-type': single ? 'text/plain' : 'application/json',
   };

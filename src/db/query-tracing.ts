@@ -1,5 +1,7 @@
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import pg from 'pg';
+import { summarizeDatabaseError } from './safe-errors';
+import { withPlaceholders } from './statement-text';
 
 type Query = (this: pg.Client, ...args: unknown[]) => unknown;
 
@@ -9,7 +11,10 @@ const original = pg.Client.prototype.query as Query;
  * A span per PostgreSQL query, child of whatever span is active (the HTTP request or the
  * activity). Wraps `pg.Client#query`, which MikroORM's driver calls, instead of hooking `require`
  * as @opentelemetry/instrumentation-pg does: that hook misses modules loaded before it and
- * never sees them under jest. Records the statement text only, never its parameters (payloads).
+ * never sees them under jest. Records the statement with placeholders for its values, never the
+ * values: not its parameters, nor what MikroORM inlines into the text (see statement-text.ts).
+ * A failed query records the error's SQLSTATE and names only; PostgreSQL's messages may quote
+ * a value ("invalid input syntax for type uuid: …").
  */
 export function traceQueries(tracer: Tracer): () => void {
   pg.Client.prototype.query = function tracedQuery(this: pg.Client, ...args: unknown[]) {
@@ -25,12 +30,13 @@ export function traceQueries(tracer: Tracer): () => void {
       attributes: {
         'db.system': 'postgresql',
         'db.name': this.database ?? '',
-        'db.statement': text.length > 2000 ? `${text.slice(0, 2000)}…` : text,
+        'db.statement': withPlaceholders(text, 2000),
       },
     });
     const end = (err?: unknown) => {
       if (err) {
-        span.recordException(err as Error);
+        const name = err instanceof Error ? err.name : 'Error';
+        span.recordException({ name, message: summarizeDatabaseError(err)?.reason ?? name });
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
       span.end();

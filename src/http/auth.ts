@@ -1,9 +1,13 @@
 import type { Middleware } from 'koa';
 import { UnauthorizedError } from '../errors';
-import { findUserByToken } from '../users/user.service';
+import { keyKindOf } from '../users/tokens';
 import type { AppState } from './state';
 
-/** Requires `Authorization: Bearer <token>` naming a known user, and puts the user on state. */
+/**
+ * Requires `Authorization: Bearer <API token>` naming a known user, and puts the user on state.
+ * A write key is refused: it is meant for web pages, where anyone can read it, so it may send
+ * events (`/v1/*`) but never read them.
+ */
 export function requireUser(): Middleware<AppState> {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
@@ -11,8 +15,15 @@ export function requireUser(): Middleware<AppState> {
       throw new UnauthorizedError('Missing Authorization header; expected "Bearer <token>"');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new UnauthorizedError('Authorization header must be "Bearer <token>"');
-    const user = await findUserByToken(ctx.state.em, match[1]!);
-    if (!user) throw new UnauthorizedError('Invalid API token');
+    const key = match[1]!;
+    const user = await ctx.state.keys.find(ctx.state.em, key, 'api');
+    if (!user) {
+      throw new UnauthorizedError(
+        keyKindOf(key) === 'write_key'
+          ? 'A write key only sends events to the tracking routes (/v1/*); this route needs the API token'
+          : 'Invalid API token',
+      );
+    }
     ctx.state.user = user;
     await next();
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { summarizeDatabaseError } from '../db/safe-errors';
 import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
+import { redactPath } from './redact-path';
 
 /** The JSON error body every failed request gets; the OpenAPI document shows it as ErrorBody. */
 export const errorBodySchema = z
@@ -22,7 +23,8 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
  * The top of the middleware chain: turns typed errors into their status and JSON body, and any
  * other error into a bare 500. Database errors are logged by their codes and names only (their
  * messages carry SQL with inlined payloads); an unreachable database answers 503 with
- * `Retry-After`, so clients retry instead of giving up. Stack traces stay in the logs.
+ * `Retry-After`, so clients retry instead of giving up. Stack traces stay in the logs; paths
+ * are logged without the keys they may carry.
  */
 export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
@@ -49,7 +51,7 @@ export function errorHandler(logger: Logger): Middleware {
       }
       const db = summarizeDatabaseError(err);
       if (db) {
-        logger.error({ method: ctx.method, path: ctx.path, ...db.fields }, db.reason);
+        logger.error({ method: ctx.method, path: redactPath(ctx.path), ...db.fields }, db.reason);
         const answer = db.unavailable
           ? new ServiceUnavailableError('The database is unavailable; retry later')
           : undefined;
@@ -67,7 +69,7 @@ export function errorHandler(logger: Logger): Middleware {
         ctx.body = body('bad_request', (err as Error).message);
         return;
       }
-      logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      logger.error({ err, method: ctx.method, path: redactPath(ctx.path) }, 'request failed');
       ctx.status = 500;
       ctx.body = body('internal_error', 'Internal server error');
     }

@@ -2,12 +2,13 @@ import type { Middleware } from 'koa';
 import type { ByteBudget } from '../concurrency/byte-budget';
 import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import { parseExactly } from '../json/exact-json';
-import { handleBody } from './body-budget';
+import { bodyBound, readWithinBudget } from './body-budget';
 
 /**
  * Reads a JSON body of at most `limit` bytes into `ctx.request.body`. Stops reading as soon as
  * the limit is passed, whatever Content-Length claimed, so an oversized body costs no memory.
- * A large body is parsed and handled while holding its bytes from `budget` (see body-budget.ts).
+ * A large body is read, parsed and handled while holding its bytes from `budget`, taken before
+ * it is read (see body-budget.ts).
  */
 export function jsonBody(limit: number, budget?: ByteBudget): Middleware {
   return async (ctx, next) => {
@@ -18,11 +19,17 @@ export function jsonBody(limit: number, budget?: ByteBudget): Middleware {
     }
     const declared = Number(ctx.get('content-length'));
     if (declared > limit) throw tooLarge(limit);
-    const bytes = await readBytes(ctx.req, limit);
-    await handleBody(budget, bytes, parseBody, async (body) => {
-      ctx.request.body = body;
-      await next();
-    });
+    const bound = bodyBound(limit, ctx.get('content-length'), false);
+    await readWithinBudget(
+      budget,
+      bound,
+      () => readBytes(ctx.req, limit),
+      parseBody,
+      async (body) => {
+        ctx.request.body = body;
+        await next();
+      },
+    );
   };
 }
 

@@ -72,7 +72,8 @@ export function buildOpenApiDocument(groups: RouteGroup[]): OpenApiDocument {
   registry.registerComponent('securitySchemes', BEARER_AUTH, {
     type: 'http',
     scheme: 'bearer',
-    description: 'The API token of a user (`npm run users:create`)',
+    description:
+      'The API token of a user (`npm run users:create`); its write key is refused here, since it is meant for web pages',
   });
   for (const register of groups) register(registry);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({

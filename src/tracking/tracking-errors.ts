@@ -6,7 +6,7 @@ import { AppError } from '../errors';
  * would answer 413 or 422.
  */
 
-/** The body, once decompressed, is over the route's limit. */
+/** The body, once decompressed, is over the route's limit, or a batch has too many messages. */
 export class TrackingBodyTooLargeError extends AppError {
   readonly status = 400;
   readonly code = 'payload_too_large';

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BEARER_AUTH, errorResponses, jsonResponse, type RouteGroup } from '../http/openapi';
+import { SETTINGS_MAX_AGE_SEC } from './browser-settings.routes';
 import { MESSAGE_TYPES, type MessageType } from './message.schemas';
+import { KEY_IN_BODY_MAX_BYTES } from './tracking-auth';
 import { BATCH_PATHS, SINGLE_PATHS, TRACKING_PREFIX } from './tracking.routes';
 
 /*
@@ -11,7 +13,10 @@ import { BATCH_PATHS, SINGLE_PATHS, TRACKING_PREFIX } from './tracking.routes';
 
 const WRITE_KEY_AUTH = 'writeKeyBasic';
 
-/** A write key is accepted in three places; `{}` stands for the body's `writeKey`. */
+/**
+ * A key (the write key, or the API token) is accepted in three places; `{}` stands for the
+ * body's `writeKey`.
+ */
 const security: Record<string, string[]>[] = [{ [WRITE_KEY_AUTH]: [] }, { [BEARER_AUTH]: [] }, {}];
 
 const id = z.union([z.string(), z.number()]);
@@ -33,7 +38,12 @@ const messageFields = {
   context: z.record(z.string(), z.unknown()).optional(),
   groupId: id.optional().meta({ description: 'Required for group' }),
   previousId: id.optional().meta({ description: 'Required for alias' }),
-  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
+  writeKey: z
+    .string()
+    .optional()
+    .meta({
+      description: `The write key, if not in a header; then the body is read only up to ${KEY_IN_BODY_MAX_BYTES} bytes`,
+    }),
 };
 
 const messageSchema = z.looseObject({ type: z.enum(MESSAGE_TYPES), ...messageFields }).meta({
@@ -42,11 +52,12 @@ const messageSchema = z.looseObject({ type: z.enum(MESSAGE_TYPES), ...messageFie
     'A message breaking the spec is stored failed with the reason; its request still succeeds.',
 });
 
-const batchSchema = z.looseObject({
-  batch: z.array(messageSchema),
-  sentAt: dateTime.optional().meta({ description: 'Corrects every timestamp for clock skew' }),
-  writeKey: z.string().optional().meta({ description: 'The API token, if not in a header' }),
-});
+const batchSchema = (maxMessages: number) =>
+  z.looseObject({
+    batch: z.array(messageSchema).max(maxMessages),
+    sentAt: dateTime.optional().meta({ description: 'Corrects every timestamp for clock skew' }),
+    writeKey: messageFields.writeKey,
+  });
 
 const successSchema = z.strictObject({ success: z.literal(true) });
 
@@ -55,7 +66,8 @@ const body = (schema: z.ZodType) => ({
   required: true,
   description:
     'JSON whatever the Content-Type (browsers send text/plain); Content-Encoding gzip or ' +
-    'deflate allowed. The limit applies after decompression.',
+    'deflate allowed. The limit applies after decompression. With the key in the body rather ' +
+    `than a header, the body is read only up to ${KEY_IN_BODY_MAX_BYTES} bytes.`,
   content: { 'application/json': { schema }, 'text/plain': { schema } },
 });
 
@@ -71,59 +83,76 @@ function responses() {
     400: {
       ...errorResponses(400)[400]!,
       description:
-        'invalid_json, invalid_request or payload_too_large: nothing stored; SDKs do not retry a 400',
+        'invalid_json, invalid_request or payload_too_large (a body over the limit, or a batch ' +
+        'of more messages than TRACKING_BATCH_MAX_MESSAGES): nothing stored; SDKs do not retry a 400',
     },
   };
 }
 
 /** `/v1/*` (see `tracking/tracking.routes.ts`, `browser-settings.routes.ts`). */
-export const registerTrackingRoutes: RouteGroup = (registry) => {
-  registry.registerComponent('securitySchemes', WRITE_KEY_AUTH, {
-    type: 'http',
-    scheme: 'basic',
-    description: 'The API token as the user name, with an empty password, as analytics SDKs send',
-  });
-  for (const path of BATCH_PATHS) {
-    registry.registerPath({
-      method: 'post',
-      path: `${TRACKING_PREFIX}${path}`,
-      tags: ['tracking'],
-      summary: `Segment-compatible batch (${path === '/b' ? 'analytics.js' : 'server SDKs'})`,
+export const registerTrackingRoutes =
+  (trackingBatchMaxMessages: number): RouteGroup =>
+  (registry) => {
+    registry.registerComponent('securitySchemes', WRITE_KEY_AUTH, {
+      type: 'http',
+      scheme: 'basic',
       description:
-        'Accepts a batch of messages as one batch of events, processed by the batch workflow.',
-      security,
-      request: { body: body(batchSchema) },
-      responses: responses(),
+        'The write key (or the API token) as the user name, with an empty password, as analytics ' +
+        'SDKs send. The write key sends events here and is refused by every /api/v1 route.',
     });
-  }
-  for (const [type, paths] of Object.entries(SINGLE_PATHS) as [MessageType, string[]][]) {
-    for (const path of paths) {
+    for (const path of BATCH_PATHS) {
       registry.registerPath({
         method: 'post',
         path: `${TRACKING_PREFIX}${path}`,
         tags: ['tracking'],
-        summary: `Segment-compatible ${type} call`,
-        description: `One message; its type is ${type} whatever the body says.`,
+        summary: `Segment-compatible batch (${path === '/b' ? 'analytics.js' : 'server SDKs'})`,
+        description:
+          'Accepts a batch of messages as one batch of events, processed by the batch workflow. ' +
+          `At most ${trackingBatchMaxMessages} messages; each counts against the rate limit.`,
         security,
-        request: {
-          body: body(z.looseObject({ type: z.literal(type).optional(), ...messageFields })),
-        },
+        request: { body: body(batchSchema(trackingBatchMaxMessages)) },
         responses: responses(),
       });
     }
-  }
-  registry.registerPath({
-    method: 'get',
-    path: `${TRACKING_PREFIX}/projects/{writeKey}/settings`,
-    tags: ['tracking'],
-    summary: 'Settings analytics.js loads from its cdnURL, pointing it back at this service',
-    request: { params: z.object({ writeKey: z.string() }) },
-    responses: {
-      200: jsonResponse(
-        'Settings with only the Segment.io destination, its apiHost this service',
-        z.record(z.string(), z.unknown()),
-      ),
-      ...errorResponses(404, 500),
-    },
-  });
-};
+    for (const [type, paths] of Object.entries(SINGLE_PATHS) as [MessageType, string[]][]) {
+      for (const path of paths) {
+        registry.registerPath({
+          method: 'post',
+          path: `${TRACKING_PREFIX}${path}`,
+          tags: ['tracking'],
+          summary: `Segment-compatible ${type} call`,
+          description: `One message; its type is ${type} whatever the body says.`,
+          security,
+          request: {
+            body: body(z.looseObject({ type: z.literal(type).optional(), ...messageFields })),
+          },
+          responses: responses(),
+        });
+      }
+    }
+    registry.registerPath({
+      method: 'get',
+      path: `${TRACKING_PREFIX}/projects/{writeKey}/settings`,
+      tags: ['tracking'],
+      summary: 'Settings analytics.js loads from its cdnURL, pointing it back at this service',
+      description:
+        "The key in the path is the write key (a page's older API token works too). apiHost is " +
+        'PUBLIC_API_URL, never a request header, so the answer may be cached by its URL alone.',
+      request: { params: z.object({ writeKey: z.string() }) },
+      responses: {
+        200: {
+          ...jsonResponse(
+            'Settings with only the Segment.io destination, its apiHost this service',
+            z.record(z.string(), z.unknown()),
+          ),
+          headers: {
+            'Cache-Control': {
+              description: `public, max-age=${SETTINGS_MAX_AGE_SEC}`,
+              schema: { type: 'string' },
+            },
+          },
+        },
+        ...errorResponses(404, 500),
+      },
+    });
+  };

@@ -7,8 +7,7 @@ import { RequestValidationError } from '../errors';
 import type { Logger } from '../logger';
 import { batchEnvelopeSchema, type MessageType } from './message.schemas';
 import { requireWriteKey } from './tracking-auth';
-import { trackingBody } from './tracking-body';
-import { TrackingRequestError } from './tracking-errors';
+import { TrackingBodyTooLargeError, TrackingRequestError } from './tracking-errors';
 import type { TrackingOutcome, TrackingService } from './tracking.service';
 
 /** Where the tracking routes live, as analytics SDKs expect them. */
@@ -29,7 +28,12 @@ export const SINGLE_PATHS: Record<MessageType, readonly string[]> = {
 
 export interface TrackingRoutesDeps {
   tracking: TrackingService;
-  limits: { eventMaxBodyBytes: number; batchMaxBodyBytes: number };
+  limits: {
+    eventMaxBodyBytes: number;
+    batchMaxBodyBytes: number;
+    /** Most messages one batch request carries. */
+    trackingBatchMaxMessages: number;
+  };
   rateLimit: Middleware<AppState>;
   logger: Logger;
   /** Bounds the bytes of large bodies handled at once (see body-budget.ts). */
@@ -58,11 +62,18 @@ export function trackingRoutes({
   for (const path of BATCH_PATHS) {
     router.post(
       path,
-      trackingBody(limits.batchMaxBodyBytes, bodyBudget),
-      requireWriteKey(),
-      rateLimit,
+      requireWriteKey({ limit: limits.batchMaxBodyBytes, budget: bodyBudget, rateLimit }),
       async (ctx) => {
         const envelope = parseEnvelope(ctx.request.body);
+        const messages = envelope.batch.length;
+        if (messages > limits.trackingBatchMaxMessages) {
+          throw new TrackingBodyTooLargeError(
+            `A batch carries at most ${limits.trackingBatchMaxMessages} messages; this one has ${messages}`,
+            { limit_messages: limits.trackingBatchMaxMessages, messages },
+          );
+        }
+        // The rate limit is in messages, as the REST batch route's is in events.
+        ctx.state.chargeEvents?.(messages);
         const outcome = await tracking.acceptBatch(ctx.state.user, envelope.batch, envelope.sentAt);
         answer(ctx, outcome);
       },
@@ -73,9 +84,7 @@ export function trackingRoutes({
     for (const path of paths) {
       router.post(
         path,
-        trackingBody(limits.eventMaxBodyBytes, bodyBudget),
-        requireWriteKey(),
-        rateLimit,
+        requireWriteKey({ limit: limits.eventMaxBodyBytes, budget: bodyBudget, rateLimit }),
         async (ctx) => {
           const body = ctx.request.body;
           if (body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -13,7 +13,8 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 export interface TemporalRuntimeOptions {
   /**
    * `host:port` where the SDK serves its own Prometheus metrics (`temporal_*`: task latencies,
-   * poll counts, slots, sticky cache) at `/metrics`; none when omitted.
+   * poll counts, slots, sticky cache) at `/metrics`; none when omitted. The SDK's exporter
+   * answers anyone who reaches it (it cannot check METRICS_TOKEN): keep the host private.
    */
   sdkMetricsAddress?: string;
 }

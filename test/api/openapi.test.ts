@@ -4,6 +4,7 @@ import type Koa from 'koa';
 import { acceptedEventSchema, eventViewSchema } from '../../src/events/event.schemas';
 import { errorBodySchema } from '../../src/http/error-handler';
 import { healthSchema, readinessSchema } from '../../src/http/health.routes';
+import { writeKeySchema } from '../../src/users/write-key.routes';
 import { Harness } from '../support/harness';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -62,6 +63,7 @@ describe('GET /openapi.json', () => {
       'TrackingPlan',
       'TrackingPlanInput',
       'Violation',
+      'WriteKey',
     ]);
     expect(res.body.components.securitySchemes.bearerAuth).toEqual(
       expect.objectContaining({ type: 'http', scheme: 'bearer' }),
@@ -80,6 +82,7 @@ describe('GET /openapi.json', () => {
         'PUT /api/v1/tracking-plan',
         'GET /api/v1/tracking-plan',
         'GET /metrics',
+        'POST /api/v1/write-key/rotate',
         'POST /v1/batch',
         'POST /v1/track',
         'GET /v1/projects/{writeKey}/settings',
@@ -109,6 +112,25 @@ describe('GET /openapi.json', () => {
     );
   });
 
+  it('says which key each route takes, and the limits of the tracking routes', async () => {
+    const doc = (await h.request('GET', '/openapi.json')).body;
+    expect(doc.paths['/api/v1/write-key/rotate'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/track'].post.security).toEqual([
+      { writeKeyBasic: [] },
+      { bearerAuth: [] },
+      {},
+    ]);
+    expect(doc.components.securitySchemes.writeKeyBasic.description).toMatch(
+      /refused by every \/api\/v1 route/,
+    );
+    const batch = doc.paths['/v1/batch'].post;
+    expect(batch.requestBody.content['application/json'].schema.properties.batch.maxItems).toBe(
+      h.config.api.trackingBatchMaxMessages,
+    );
+    const settings = doc.paths['/v1/projects/{writeKey}/settings'].get;
+    expect(settings.responses['200'].headers['Cache-Control']).toBeDefined();
+  });
+
   it('describes the bodies the API really answers with', async () => {
     const user = await h.createUser();
     const accepted = await h.request('POST', '/api/v1/events', {
@@ -126,6 +148,8 @@ describe('GET /openapi.json', () => {
     expect(errorBodySchema.parse(invalid.body)).toEqual(invalid.body);
     expect(healthSchema.parse((await h.request('GET', '/health')).body)).toBeTruthy();
     expect(readinessSchema.parse((await h.request('GET', '/ready')).body)).toBeTruthy();
+    const rotated = await h.request('POST', '/api/v1/write-key/rotate', { token: user.token });
+    expect(writeKeySchema.parse(rotated.body)).toEqual(rotated.body);
   });
 });
 

@@ -1,4 +1,5 @@
 import { Harness } from '../support/harness';
+import { basicAuth } from '../support/tracking';
 
 describe('per-user rate limiting', () => {
   let h: Harness;
@@ -53,5 +54,41 @@ describe('per-user rate limiting', () => {
     const next = await h.request('GET', '/api/v1/events', { token: dave.token });
     expect(next.status).toBe(429);
     expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(12);
+  });
+
+  it('counts each message of a tracking batch, on every batch route', async () => {
+    const erin = await h.createUser();
+    const batch = (path: string, n: number) =>
+      h.request('POST', path, {
+        headers: { authorization: basicAuth(erin.token) },
+        body: {
+          batch: Array.from({ length: n }, () => ({ type: 'track', event: 'e', userId: 'u' })),
+        },
+      });
+    expect((await batch('/v1/batch', 3)).status).toBe(200);
+    const limited = await batch('/v1/b', 3);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // Single calls cost one message each, from the same bucket: the refused batch paid for
+    // its arrival, which leaves one.
+    const one = () =>
+      h.request('POST', '/v1/track', {
+        headers: { authorization: basicAuth(erin.token) },
+        body: { event: 'e', userId: 'u' },
+      });
+    expect((await one()).status).toBe(200);
+    expect((await one()).status).toBe(429);
+  });
+
+  it('charges a key sent in the body as one sent in a header', async () => {
+    const fred = await h.createUser();
+    const call = () =>
+      h.request('POST', '/v1/t', {
+        headers: { 'content-type': 'text/plain' },
+        body: { event: 'e', userId: 'u', writeKey: fred.token },
+      });
+    for (let i = 0; i < 5; i++) expect((await call()).status).toBe(200);
+    expect((await call()).status).toBe(429);
   });
 });

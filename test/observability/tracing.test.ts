@@ -3,10 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
 import { traceQueries } from '../../src/db/query-tracing';
+import { hashToken } from '../../src/users/tokens';
 import { startTracing, type Tracing } from '../../src/tracing';
 import { workflowInterceptorModules } from '../../src/worker/workflow-interceptor-modules';
 import { Harness } from '../support/harness';
+import { basicAuth } from '../support/tracking';
+import { readTestEnv } from '../setup/test-env';
 
 // One POST, one trace: the HTTP request, the workflow start, the workflow, each activity and
 // the PostgreSQL queries, exported to memory instead of OTLP.
@@ -104,6 +108,59 @@ it('one POST yields one trace holding the workflow and each of its activities', 
   expect(spans.some((s) => s.name.startsWith('pg ') && activityIds.has(s.parentSpanId!))).toBe(
     true,
   );
+});
+
+it('no traced statement holds a literal value: keys, ids and payloads are placeholders', async () => {
+  exporter.reset();
+  const user = await h.createUser();
+  const marker = `subject-${Date.now()}`;
+  const tracked = await h.request('POST', '/v1/batch', {
+    headers: { authorization: basicAuth(user.writeKey) },
+    body: { batch: [{ type: 'track', event: 'Traced', userId: marker, properties: { marker } }] },
+  });
+  const listed = await h.request('GET', `/api/v1/events?subject_user_id=${marker}`, {
+    token: user.token,
+  });
+  const rotated = await h.request('POST', '/api/v1/write-key/rotate', { token: user.token });
+
+  const statements = exporter
+    .getFinishedSpans()
+    .map((s) => s.attributes['db.statement'])
+    .filter((s): s is string => typeof s === 'string');
+  const secrets = [user.id, hashToken(user.token), marker];
+  if (rotated.status === 200) {
+    secrets.push(hashToken(user.writeKey), hashToken(rotated.body.write_key));
+  }
+  for (const statement of statements) {
+    for (const secret of secrets) expect(statement).not.toContain(secret);
+    expect(statement).not.toMatch(/'/);
+  }
+  expect([tracked.status, listed.status, rotated.status]).toEqual([200, 200, 200]);
+  // The key lookups (MikroORM inlines the hash), the tracking insert, the filtered listing.
+  expect(statements.some((s) => /"token_hash" = \?/.test(s))).toBe(true);
+  expect(statements.some((s) => /"write_key_hash" = \?/.test(s))).toBe(true);
+});
+
+it('a failed query records its SQLSTATE, not the value PostgreSQL quotes', async () => {
+  exporter.reset();
+  const db = new PgClient({ connectionString: readTestEnv().databaseUrl });
+  await db.connect();
+  try {
+    await expect(db.query('select $1::uuid', ['not-a-uuid-SECRET'])).rejects.toThrow(/SECRET/);
+  } finally {
+    await db.end();
+  }
+  // The worker's own queries may land beside it: this one is told by its statement.
+  const span = exporter
+    .getFinishedSpans()
+    .find((s) => s.attributes['db.statement'] === 'select $1::uuid')!;
+  expect(span.events.map((e) => e.attributes)).toEqual([
+    expect.objectContaining({
+      'exception.type': 'error',
+      'exception.message': 'database error: 22P02 invalid_text_representation',
+    }),
+  ]);
+  expect(JSON.stringify(span.events)).not.toContain('SECRET');
 });
 
 it('is off, registering nothing, without OTEL_EXPORTER_OTLP_ENDPOINT', () => {

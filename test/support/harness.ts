@@ -153,10 +153,10 @@ export class Harness {
     );
   }
 
-  /** A new user with a unique e-mail address; returns its id and bearer token. */
-  async createUser(): Promise<{ id: string; token: string }> {
-    const { id, token } = await createUser(this.orm.em.fork(), `user-${randomUUID()}@example.com`);
-    return { id, token };
+  /** A new user with a unique e-mail address; returns its id, API token and write key. */
+  async createUser(): Promise<{ id: string; token: string; writeKey: string }> {
+    const user = await createUser(this.orm.em.fork(), `user-${randomUUID()}@example.com`);
+    return { id: user.id, token: user.token, writeKey: user.write_key };
   }
 
   /** A real HTTP request to the API. `body` objects are sent as JSON; strings as they are. */

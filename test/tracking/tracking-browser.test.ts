@@ -21,6 +21,11 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+/**
+ * Where pages reach the service, as configured (PUBLIC_API_URL): the settings send analytics.js
+ * there. The browser routes that host to the service under test.
+ */
+const PUBLIC_URL = 'http://events.example.test';
 /** The library's browser build, with the chunks it loads lazily beside it. */
 const UMD_DIR = path.dirname(require.resolve('@segment/analytics-next/dist/umd/index.js'));
 
@@ -30,7 +35,7 @@ let siteUrl: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  h = await Harness.start();
+  h = await Harness.start({ env: { PUBLIC_API_URL: PUBLIC_URL } });
   // The web site: one page and the library, on an origin of its own.
   site = createServer((req, res) => {
     if (req.url === '/analytics.js') {
@@ -65,6 +70,12 @@ it('a track from analytics.js reaches the service and is processed', async () =>
       body: await readFile(path.join(UMD_DIR, file)),
     });
   });
+  const sent: string[] = [];
+  await page.route(`${PUBLIC_URL}/**`, async (route) => {
+    const url = new URL(route.request().url());
+    sent.push(`${route.request().method()} ${url.pathname}`);
+    await route.continue({ url: `${h.baseUrl}${url.pathname}${url.search}` });
+  });
   await page.goto(siteUrl);
   const anonymousId = await page.evaluate(
     async ({ writeKey, cdnURL }) => {
@@ -73,9 +84,12 @@ it('a track from analytics.js reaches the service and is processed', async () =>
       const ctx = await analytics.track('Checkout Started', { cart: 3 });
       return ctx.event.anonymousId as string;
     },
-    { writeKey: alice.token, cdnURL: h.baseUrl },
+    // The write key, which a web page may show: it sends events and reads nothing.
+    { writeKey: alice.writeKey, cdnURL: h.baseUrl },
   );
   expect(anonymousId).toEqual(expect.any(String));
+  // The settings named the configured host, not the one the page loaded them from.
+  expect(sent).toContain('POST /v1/t');
 
   const [event] = await waitForFinishedEvents(h, alice.token, { anonymous_id: anonymousId }, 1);
   expect(event).toMatchObject({

@@ -1,15 +1,33 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { gzipSync, deflateSync } from 'node:zlib';
+import { KEY_IN_BODY_MAX_BYTES } from '../../src/tracking/tracking-auth';
 import { Harness } from '../support/harness';
 import { basicAuth, waitForFinishedEvents } from '../support/tracking';
 
 /** The tracking API over raw HTTP, as an SDK or a browser would call it. */
 let h: Harness;
-let alice: { id: string; token: string };
+let alice: { id: string; token: string; writeKey: string };
+
+const MAX_MESSAGES = 20;
+
+/**
+ * 256 MiB of zeros gzip to about 250 KiB; the batch limit here is 1 MiB decompressed. Made
+ * before the service starts: compressing blocks this process for seconds, long enough under
+ * load for the server to close an idle keep-alive connection that fetch would then reuse.
+ */
+let bomb: Buffer | undefined;
+const gzipBomb = () => (bomb ??= gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }));
 
 beforeAll(async () => {
+  gzipBomb();
   h = await Harness.start({
-    env: { EVENT_MAX_BODY_BYTES: '65536', BATCH_MAX_BODY_BYTES: '1048576' },
+    env: {
+      EVENT_MAX_BODY_BYTES: String(256 * 1024),
+      BATCH_MAX_BODY_BYTES: '1048576',
+      TRACKING_BATCH_MAX_MESSAGES: String(MAX_MESSAGES),
+      PUBLIC_API_URL: 'http://events.example.test:8080',
+    },
   });
   alice = await h.createUser();
 });
@@ -35,16 +53,17 @@ const track = (anonymousId: string, extra: Record<string, unknown> = {}) => ({
 
 describe('authentication', () => {
   it('takes the write key as the Basic user name, in the body, or as a Bearer token', async () => {
+    expect(alice.writeKey).toMatch(/^evw_/);
     const anon = randomUUID();
-    const auth = basicAuth(alice.token);
+    const auth = basicAuth(alice.writeKey);
     expect(
       await post('/v1/batch', { batch: [track(anon)] }, { authorization: auth }),
     ).toMatchObject({ status: 200, body: { success: true } });
-    expect(await post('/v1/track', { ...track(anon), writeKey: alice.token })).toMatchObject({
+    expect(await post('/v1/track', { ...track(anon), writeKey: alice.writeKey })).toMatchObject({
       status: 200,
     });
     expect(
-      await post('/v1/track', track(anon), { authorization: `Bearer ${alice.token}` }),
+      await post('/v1/track', track(anon), { authorization: `Bearer ${alice.writeKey}` }),
     ).toMatchObject({ status: 200 });
     const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 3);
     expect(events.map((e) => e.status)).toEqual(['processed', 'processed', 'processed']);
@@ -52,17 +71,58 @@ describe('authentication', () => {
     expect(events.some((e) => 'writeKey' in e.payload)).toBe(false);
   });
 
+  it('takes the API token too, for server-side SDKs', async () => {
+    const anon = randomUUID();
+    const res = await post(
+      '/v1/batch',
+      { batch: [track(anon)] },
+      { authorization: basicAuth(alice.token) },
+    );
+    expect(res).toMatchObject({ status: 200, body: { success: true } });
+    expect((await post('/v1/t', { ...track(anon), writeKey: alice.token })).status).toBe(200);
+    await waitForFinishedEvents(h, alice.token, { anonymous_id: anon, status: 'processed' }, 2);
+  });
+
   it('answers 401 to a wrong or missing key', async () => {
-    const wrong = basicAuth(`evt_${'A'.repeat(43)}`);
+    const wrong = basicAuth(`evw_${'A'.repeat(43)}`);
     const res = await post('/v1/batch', { batch: [track('a')] }, { authorization: wrong });
     expect(res).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
     expect((await post('/v1/track', track('a'))).status).toBe(401);
     expect((await post('/v1/track', { ...track('a'), writeKey: 'nope' })).status).toBe(401);
   });
+
+  it('answers a wrong key in the header without reading the body', async () => {
+    // Headers that announce a body (within the limit), and no byte of it: only an answer that
+    // comes from the headers alone arrives.
+    const req = httpRequest(`${h.baseUrl}/v1/batch`, {
+      method: 'POST',
+      headers: {
+        authorization: basicAuth(`evw_${'C'.repeat(43)}`),
+        'content-type': 'application/json',
+        'content-length': String(512 * 1024),
+      },
+    });
+    req.on('error', () => undefined);
+    req.flushHeaders();
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        setTimeout(() => reject(new Error('no answer without the body')), 5000).unref();
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+      });
+      expect(answer.status).toBe(401);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'unauthorized' } });
+    } finally {
+      req.destroy();
+    }
+  });
 });
 
 describe('bodies', () => {
-  const auth = () => ({ authorization: basicAuth(alice.token) });
+  const auth = () => ({ authorization: basicAuth(alice.writeKey) });
 
   it('answers 400 to malformed JSON, which SDKs do not retry', async () => {
     const res = await post('/v1/batch', '{"batch": [', auth());
@@ -83,7 +143,7 @@ describe('bodies', () => {
       'content-encoding': 'deflate',
     });
     expect(df.status).toBe(200);
-    const text = await post('/v1/t', JSON.stringify({ ...track(anon), writeKey: alice.token }), {
+    const text = await post('/v1/t', JSON.stringify({ ...track(anon), writeKey: alice.writeKey }), {
       'content-type': 'text/plain;charset=UTF-8',
     });
     expect(text.status).toBe(200);
@@ -91,8 +151,7 @@ describe('bodies', () => {
   });
 
   it('refuses a gzip bomb with a 400 once past the limit, and stays healthy', async () => {
-    // 256 MiB of zeros gzip to about 250 KiB; the batch limit here is 1 MiB decompressed.
-    const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
+    const bomb = gzipBomb();
     expect(bomb.length).toBeLessThan(1024 * 1024);
     const before = process.memoryUsage().rss;
     const res = await post('/v1/batch', bomb, { ...auth(), 'content-encoding': 'gzip' });
@@ -100,6 +159,62 @@ describe('bodies', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
     expect((await h.request('GET', '/health')).status).toBe(200);
     expect((await post('/v1/track', track(randomUUID()), auth())).status).toBe(200);
+  });
+
+  // The limits are the same whichever key a request carries.
+  const tokenAuth = () => ({ authorization: basicAuth(alice.token) });
+
+  it('reads a body carrying its key only up to a small bound before checking the key', async () => {
+    const anon = randomUUID();
+    // A single call larger than the bound, well within the route's own limit.
+    const big = { ...track(anon), properties: { text: 'x'.repeat(KEY_IN_BODY_MAX_BYTES) } };
+    const keyInBody = JSON.stringify({ ...big, writeKey: alice.token });
+    const inBody = await post('/v1/t', keyInBody, { 'content-type': 'text/plain' });
+    expect(inBody).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'payload_too_large',
+          message: expect.stringMatching(/Authorization header/),
+          details: { limit_bytes: KEY_IN_BODY_MAX_BYTES },
+        },
+      },
+    });
+    // Compressed, the same: the bound is on what it decompresses to.
+    const zipped = await post('/v1/t', gzipSync(keyInBody), { 'content-encoding': 'gzip' });
+    expect(zipped).toMatchObject({ status: 400, body: { error: { code: 'payload_too_large' } } });
+    // With the key in the header, the route's own limit applies.
+    expect((await post('/v1/t', big, tokenAuth())).status).toBe(200);
+    await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 1);
+  });
+
+  it(`refuses a batch of more than TRACKING_BATCH_MAX_MESSAGES with a 400, and stays up`, async () => {
+    const anon = randomUUID();
+    const batch = (n: number) => Array.from({ length: n }, () => track(anon));
+    const over = await post('/v1/batch', { batch: batch(MAX_MESSAGES + 1) }, tokenAuth());
+    expect(over).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'payload_too_large',
+          message: `A batch carries at most ${MAX_MESSAGES} messages; this one has ${MAX_MESSAGES + 1}`,
+          details: { limit_messages: MAX_MESSAGES, messages: MAX_MESSAGES + 1 },
+        },
+      },
+    });
+    for (const path of ['/v1/import', '/v1/b']) {
+      expect((await post(path, { batch: batch(MAX_MESSAGES + 1) }, tokenAuth())).status).toBe(400);
+    }
+    expect((await h.request('GET', '/health')).status).toBe(200);
+    // Nothing of the refused batches was stored; one at the bound is taken whole.
+    expect((await post('/v1/batch', { batch: batch(MAX_MESSAGES) }, tokenAuth())).status).toBe(200);
+    const events = await waitForFinishedEvents(
+      h,
+      alice.token,
+      { anonymous_id: anon },
+      MAX_MESSAGES,
+    );
+    expect(events).toHaveLength(MAX_MESSAGES);
   });
 
   it('answers 400 to a corrupt gzip body', async () => {
@@ -126,7 +241,7 @@ describe('bodies', () => {
 });
 
 describe('mapping and processing', () => {
-  const auth = () => ({ authorization: basicAuth(alice.token) });
+  const auth = () => ({ authorization: basicAuth(alice.writeKey) });
 
   it('a batch with one message breaking the spec: the others processed, it failed with why', async () => {
     const anon = randomUUID();
@@ -274,20 +389,73 @@ describe('mapping and processing', () => {
 });
 
 describe('GET /v1/projects/:writeKey/settings', () => {
-  it('points analytics.js back at this service', async () => {
-    const res = await h.request('GET', `/v1/projects/${alice.token}/settings`);
+  it('points analytics.js back at this service, cacheable', async () => {
+    const res = await h.request('GET', `/v1/projects/${alice.writeKey}/settings`);
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
     expect(res.body.integrations['Segment.io']).toMatchObject({
-      apiKey: alice.token,
-      apiHost: `${new URL(h.baseUrl).host}/v1`,
+      apiKey: alice.writeKey,
+      apiHost: 'events.example.test:8080/v1',
       protocol: 'http',
     });
+    // A page still holding the API token keeps loading.
+    expect((await h.request('GET', `/v1/projects/${alice.token}/settings`)).status).toBe(200);
   });
 
-  it('is 404 for an unknown write key', async () => {
-    expect((await h.request('GET', `/v1/projects/evt_${'B'.repeat(43)}/settings`)).status).toBe(
-      404,
+  it('is 404 for an unknown write key, and not kept', async () => {
+    const res = await h.request('GET', `/v1/projects/evw_${'B'.repeat(43)}/settings`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('GET /v1/projects/:writeKey/settings behind a proxy', () => {
+  let proxied: Harness;
+  let key: string;
+  beforeAll(async () => {
+    proxied = await Harness.start({
+      noWorker: true,
+      env: { TRUST_PROXY: 'true', PUBLIC_API_URL: 'https://events.example.com/collect/' },
+    });
+    // The API token, which a page from before write keys holds: served alike.
+    key = (await proxied.createUser()).token;
+  });
+  afterAll(() => proxied.close());
+
+  /** GET with headers fetch would not let a test set (Host). */
+  const get = (path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; text: string; headers: Record<string, unknown> }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${proxied.baseUrl}${path}`, { headers }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, text, headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.end();
+      },
     );
+
+  it('answers the configured PUBLIC_API_URL whatever Host or X-Forwarded-Host say', async () => {
+    const path = `/v1/projects/${key}/settings`;
+    const plain = await get(path, {});
+    expect(plain.status).toBe(200);
+    expect(JSON.parse(plain.text).integrations['Segment.io']).toMatchObject({
+      apiKey: key,
+      apiHost: 'events.example.com/collect/v1',
+      protocol: 'https',
+    });
+    const forged = await Promise.all([
+      get(path, { host: 'evil.example' }),
+      get(path, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }),
+      get(path, { host: 'evil.example:8443', 'x-forwarded-host': 'evil.example, other.example' }),
+    ]);
+    for (const res of forged) {
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(plain.text);
+      expect(res.headers['cache-control']).toBe('public, max-age=300');
+      expect(res.headers.vary).toBeUndefined();
+    }
   });
 });

@@ -4,9 +4,9 @@ import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Harness } from '../support/harness';
 import { waitForFinishedEvents } from '../support/tracking';
 
-/** The real server-side SDKs, unchanged, pointed at the service. */
+/** The real server-side SDKs, unchanged, pointed at the service, sending with the write key. */
 let h: Harness;
-let alice: { id: string; token: string };
+let alice: { id: string; token: string; writeKey: string };
 
 beforeAll(async () => {
   h = await Harness.start();
@@ -17,7 +17,11 @@ afterAll(() => h.close());
 it('@segment/analytics-node: exactly the distinct messages are stored and processed', async () => {
   const anonymousId = randomUUID();
   const userId = `user-${anonymousId}`;
-  const analytics = new Analytics({ writeKey: alice.token, host: h.baseUrl, flushInterval: 100 });
+  const analytics = new Analytics({
+    writeKey: alice.writeKey,
+    host: h.baseUrl,
+    flushInterval: 100,
+  });
   const errors: unknown[] = [];
   analytics.on('error', (err) => errors.push(err));
 
@@ -83,7 +87,7 @@ it('@rudderstack/rudder-sdk-node with its default gzip: every call stored and pr
   const anonymousId = randomUUID();
   const userId = `user-${anonymousId}`;
   const errors: unknown[] = [];
-  const client = new RudderAnalytics(alice.token, {
+  const client = new RudderAnalytics(alice.writeKey, {
     dataPlaneUrl: h.baseUrl,
     flushInterval: 100_000,
     logLevel: 'error',

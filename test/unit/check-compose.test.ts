@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { ENV_VARIABLES } from '../../src/config';
 import { findComposeProblems } from '../../scripts/check-compose';
 
@@ -40,5 +41,18 @@ services:
       'service ui uses image temporalio/ui:latest, which is not pinned to a version',
       'service ui mounts ./nope.sh, which does not exist',
     ]);
+  });
+});
+
+describe('docker-compose.yml and the metrics defaults', () => {
+  // Metrics default to loopback; Prometheus scrapes the worker over the compose network.
+  it("opens the worker's own endpoints, which check METRICS_TOKEN, and nothing else", () => {
+    const services = (parse(compose, { merge: true }) as { services: Record<string, any> })
+      .services;
+    const worker = services.worker.environment as Record<string, string>;
+    expect(worker.WORKER_METRICS_HOST).toBe('0.0.0.0');
+    expect(worker.METRICS_TOKEN).toMatch(/^\$\{METRICS_TOKEN:\?/);
+    // The SDK's exporter cannot check a token: it keeps its loopback default.
+    expect(worker.TEMPORAL_SDK_METRICS_HOST).toBeUndefined();
   });
 });

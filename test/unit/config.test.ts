@@ -7,11 +7,13 @@ describe('loadConfig', () => {
     expect(c.processing.maxRetries).toBe(3);
     expect(c.processing.processingTimeoutSec).toBe(300);
     expect(c.api.port).toBe(3000);
+    // Metrics on loopback unless configured: the SDK's exporter cannot check METRICS_TOKEN.
     expect(c.metrics).toEqual({
       apiEnabled: true,
       token: undefined,
-      workerHost: '0.0.0.0',
+      workerHost: '127.0.0.1',
       workerPort: 9464,
+      sdkHost: '127.0.0.1',
       sdkPort: 9465,
       maxEventTypes: 50,
       maxEventNames: 100,
@@ -22,8 +24,9 @@ describe('loadConfig', () => {
     const c = loadConfig({
       METRICS_ENABLED: 'false',
       METRICS_TOKEN: 'a-token-of-16-chars',
-      WORKER_METRICS_HOST: '127.0.0.1',
+      WORKER_METRICS_HOST: '0.0.0.0',
       WORKER_METRICS_PORT: '0',
+      TEMPORAL_SDK_METRICS_HOST: '10.0.0.5',
       TEMPORAL_SDK_METRICS_PORT: '0',
       WORKER_METRICS_MAX_EVENT_TYPES: '5',
       WORKER_METRICS_MAX_EVENT_NAMES: '7',
@@ -31,12 +34,34 @@ describe('loadConfig', () => {
     expect(c.metrics).toEqual({
       apiEnabled: false,
       token: 'a-token-of-16-chars',
-      workerHost: '127.0.0.1',
+      workerHost: '0.0.0.0',
       workerPort: 0,
+      sdkHost: '10.0.0.5',
       sdkPort: 0,
       maxEventTypes: 5,
       maxEventNames: 7,
     });
+  });
+
+  it('takes the public URL of browser settings from PUBLIC_API_URL, else localhost:API_PORT', () => {
+    expect(loadConfig({}).api.publicUrl).toBe('http://localhost:3000');
+    expect(loadConfig({ API_PORT: '8080' }).api.publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ PUBLIC_API_URL: 'https://events.example.com/' }).api.publicUrl).toBe(
+      'https://events.example.com',
+    );
+    expect(() => loadConfig({ PUBLIC_API_URL: 'ftp://events.example.com' })).toThrow(
+      /PUBLIC_API_URL: /,
+    );
+    expect(() => loadConfig({ PUBLIC_API_URL: 'https://events.example.com/?a=1' })).toThrow(
+      /PUBLIC_API_URL: must have no query or fragment/,
+    );
+  });
+
+  it('bounds a tracking batch at 2,500 messages unless configured', () => {
+    expect(loadConfig({}).api.trackingBatchMaxMessages).toBe(2500);
+    expect(loadConfig({ TRACKING_BATCH_MAX_MESSAGES: '500' }).api.trackingBatchMaxMessages).toBe(
+      500,
+    );
   });
 
   it('rejects a short METRICS_TOKEN and a METRICS_ENABLED that is not a boolean', () => {

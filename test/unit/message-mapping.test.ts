@@ -1,6 +1,6 @@
 import { UnauthorizedError } from '../../src/errors';
 import { mapMessage } from '../../src/tracking/message-mapping';
-import { writeKeyOf } from '../../src/tracking/tracking-auth';
+import { writeKeyOfBody, writeKeyOfHeader } from '../../src/tracking/tracking-auth';
 
 describe('mapMessage', () => {
   const base = {
@@ -95,18 +95,19 @@ describe('mapMessage', () => {
   });
 });
 
-describe('writeKeyOf', () => {
+describe('writeKeyOfHeader, writeKeyOfBody', () => {
   const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
 
   it('reads the Basic user name, a Bearer token, or the body', () => {
-    expect(writeKeyOf(basic('evt_key:'), {})).toBe('evt_key');
-    expect(writeKeyOf(basic('evt_key'), {})).toBe('evt_key');
-    expect(writeKeyOf('Bearer evt_key', {})).toBe('evt_key');
-    expect(writeKeyOf('', { writeKey: 'evt_key' })).toBe('evt_key');
-    expect(writeKeyOf('', { batch: [] })).toBeNull();
+    expect(writeKeyOfHeader(basic('evw_key:'))).toBe('evw_key');
+    expect(writeKeyOfHeader(basic('evw_key'))).toBe('evw_key');
+    expect(writeKeyOfHeader('Bearer evw_key')).toBe('evw_key');
+    expect(writeKeyOfHeader('')).toBeNull();
+    expect(writeKeyOfBody({ writeKey: 'evw_key' })).toBe('evw_key');
+    expect(writeKeyOfBody({ batch: [] })).toBeNull();
   });
 
   it('refuses another scheme rather than looking further', () => {
-    expect(() => writeKeyOf('Digest x', { writeKey: 'evt_key' })).toThrow(UnauthorizedError);
+    expect(() => writeKeyOfHeader('Digest x')).toThrow(UnauthorizedError);
   });
 });
