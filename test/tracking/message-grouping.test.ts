@@ -29,6 +29,34 @@ describe('groups by size and by window', () => {
   });
   afterAll(() => h.close());
 
+  it('cuts 25 waiting messages into groups of 10, 10 and 5; the 5 once the window is over', async () => {
+    const user = await h.createUser();
+    const batch = Array.from({ length: 25 }, (_, i) => trackMessage({ properties: { i } }));
+    const res = await postTracking(h, user.token, '/v1/batch', { batch });
+    expect(res).toEqual({ status: 200, body: { success: true } });
+
+    const events = await finishedRows(h, user.id, 25);
+    expect(events.every((e) => e.status === 'processed')).toBe(true);
+    const batches = await batchRows(h, user.id);
+    expect(batches.map((b) => b.event_count)).toEqual([10, 10, 5]);
+    expectEachInOneBatch(events, batches);
+    // The oldest ten first: a group takes a user's messages in the order they came.
+    const ids = events.map((e) => e.id);
+    expect(events.slice(0, 10).every((e) => e.batch_id === batches[0]!.id)).toBe(true);
+    expect(new Set(ids).size).toBe(25);
+
+    const arrived = events[0]!.created_at;
+    // Two full groups form at once; the five left wait for the window of the oldest of them.
+    expect(msBetween(arrived, batches[0]!.created_at)).toBeLessThan(WINDOW_MS);
+    expect(msBetween(arrived, batches[1]!.created_at)).toBeLessThan(WINDOW_MS);
+    expect(msBetween(arrived, batches[2]!.created_at)).toBeGreaterThanOrEqual(WINDOW_MS);
+
+    for (const b of batches) {
+      const result = await h.workflowResult(b.workflow_id);
+      expect(result).toMatchObject({ batch_id: b.id, total_events: b.event_count, failed: 0 });
+    }
+  });
+
   it('puts messages sent one by one within the window in one group, formed once the window is over', async () => {
     const user = await h.createUser();
     const sent: number[] = [];
