@@ -126,6 +126,35 @@ describe('over HTTP', () => {
     const rows = await eventRows(h, user.id);
     expect(rows.map((r) => [r.id, r.idempotency_key])).toEqual([[[...ids][0], key]]);
   });
+
+  it('refuses, among concurrent requests sharing a key, those whose body differs from the one stored', async () => {
+    const user = await h.createUser();
+    const key = `key-${randomUUID()}`;
+    const bodies = Array.from({ length: 12 }, (_, i) => ({
+      event_name: 'signup',
+      event_type: 'conversion',
+      idempotency_key: key,
+      payload: { plan: i % 2 === 0 ? 'pro' : 'free' },
+    }));
+    const answers = await whileInsertsWait(() =>
+      bodies.map((body) => h.request('POST', '/api/v1/events', { token: user.token, body })),
+    );
+    const winner = answers.findIndex((a) => a.status === 202);
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    const plan = bodies[winner]!.payload.plan;
+    answers.forEach((a, i) => {
+      if (i === winner) return;
+      if (bodies[i]!.payload.plan === plan) {
+        expect(a).toMatchObject({
+          status: 200,
+          body: { event_id: answers[winner]!.body.event_id },
+        });
+      } else {
+        expect(a).toMatchObject({ status: 422, body: { error: { code: expect.any(String) } } });
+      }
+    });
+    expect(await eventRows(h, user.id)).toHaveLength(1);
+  });
 });
 
 describe('createGroupCommit against PostgreSQL', () => {
