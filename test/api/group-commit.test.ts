@@ -49,6 +49,14 @@ const userLookups = () => statements((text) => /from "users"/.test(text));
  * statements are under way, whatever the load on the machine.
  */
 async function whileInsertsWait<T>(send: () => Promise<T>[]): Promise<T[]> {
+  // Processing steps would wait for the lock too, each holding one of the pool's connections,
+  // which the requests need to authenticate: none may be under way.
+  await until('earlier events finished', async () => {
+    const [row] = await createSql(h.orm)<{ n: number }>(
+      `select count(*)::int as n from events where status not in ('processed', 'failed')`,
+    );
+    return row!.n === 0 ? true : undefined;
+  });
   const locker = new PgClient({ connectionString: databaseUrl });
   await locker.connect();
   try {
