@@ -67,11 +67,15 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
   let failing = false;
   let wake: (() => void) | undefined;
 
-  /** One group of the user's waiting messages; returns how many it took. */
-  async function formGroup(userId: string): Promise<number> {
+  /**
+   * Forms one group of the user's waiting messages; returns what it left behind: how many (at
+   * most `maxMessages` counted) and when the oldest of them arrived.
+   */
+  async function formGroup(userId: string): Promise<{ left: number; sinceMs: number }> {
     const batchId = uuidv7();
     const workflowId = batchWorkflowId(batchId);
-    const [formed] = await sql<{ n: number }>(
+    // `rest` reads the statement's snapshot, in which the picked rows are still ungrouped.
+    const [formed] = await sql<{ n: number; remaining: number; since_ms: number | null }>(
       `with picked as (
          select id, received_at from events
           where user_id = $1 and workflow_id is null and status = 'received'
@@ -84,13 +88,20 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
        grouped as (
          update events e set batch_id = batch.id, workflow_id = $4, updated_at = now()
            from picked, batch where e.id = picked.id
-         returning 1)
-       select count(*)::int as n from grouped`,
+         returning 1),
+       rest as (
+         select created_at from events
+          where user_id = $1 and workflow_id is null and status = 'received'
+            and id not in (select id from picked)
+          order by id limit $2)
+       select (select count(*)::int from grouped) as n, count(*)::int as remaining,
+              (extract(epoch from min(created_at)) * 1000)::float8 as since_ms
+         from rest`,
       [userId, maxMessages, batchId, workflowId],
     );
     const n = formed?.n ?? 0;
     if (n > 0) outbox.offer({ kind: 'batch', id: batchId, userId });
-    return n;
+    return { left: formed?.remaining ?? 0, sinceMs: formed?.since_ms ?? Date.now() };
   }
 
   /** Users whose waiting messages are older than the window, by what PostgreSQL holds. */
@@ -124,9 +135,9 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
       // Offers that arrive while the group forms start a new entry: they may or may not be in
       // this group, and a later group of nothing costs one cheap statement.
       waiting.delete(userId);
-      let n: number;
+      let rest: { left: number; sinceMs: number };
       try {
-        n = await formGroup(userId);
+        rest = await formGroup(userId);
       } catch (err) {
         const current = waiting.get(userId);
         waiting.set(userId, {
@@ -135,12 +146,15 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
         });
         throw err;
       }
-      // A full group may have left more behind: due again in the next round.
-      if (n >= maxMessages) {
+      // What the group left behind is due as any waiting messages are: at once if it fills a
+      // group, else once its own oldest has waited the window (not the window of those just
+      // grouped). Offers that came meanwhile may or may not be among it: they count only when
+      // they alone say more.
+      if (rest.left > 0) {
         const current = waiting.get(userId);
         waiting.set(userId, {
-          since: Math.min(w.since, current?.since ?? Infinity),
-          count: maxMessages,
+          since: Math.min(rest.sinceMs, current?.since ?? Infinity),
+          count: Math.max(rest.left, current?.count ?? 0),
         });
       }
     }
