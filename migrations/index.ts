@@ -8,6 +8,7 @@ import { Migration20261202000005_event_subject_ids } from './Migration2026120200
 import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
 import { Migration20261202170000_drop_events_user_created_index } from './Migration20261202170000_drop_events_user_created_index';
 import { Migration20261206090000_tracking_groups } from './Migration20261206090000_tracking_groups';
+import { Migration20261206130000_workflow_runs } from './Migration20261206130000_workflow_runs';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -43,5 +44,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261206090000_tracking_groups',
     class: Migration20261206090000_tracking_groups,
+  },
+  {
+    name: 'Migration20261206130000_workflow_runs',
+    class: Migration20261206130000_workflow_runs,
   },
 ];
