@@ -110,12 +110,13 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   const fresh: { item: OutboxItem; at: number }[] = [];
   // Offers beyond this wait in PostgreSQL for the sweep, which keeps memory bounded.
   const maxFresh = Math.max(opts.maxInFlight, opts.batchSize) * 2;
-  let rows = { unstarted: 0, oldestAgeSec: 0, oldestUnfinishedAgeSec: 0 };
+  let stored = { unstarted: 0, oldestAgeSec: 0, oldestUnfinishedAgeSec: 0 };
   let startRate = 0;
   let statsAt = 0;
   /** Temporal's last count of running workflows, and when it was asked. */
   let counted = { running: 0, askedAt: 0 };
-  let counting = false;
+  /** The count under way, which `stop()` waits for: its connection closes after. */
+  let counting: Promise<void> | undefined;
   let lastAsked = 0;
   let countFailing = false;
   /** When this process made each start not yet surely in `counted`, oldest first. */
@@ -143,7 +144,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
                  from events where status in ('received', 'queued', 'processing'))
                 as oldest_unfinished_age_sec`,
     );
-    rows = {
+    stored = {
       unstarted: row!.unstarted,
       oldestAgeSec: Math.max(0, row!.oldest_age_sec ?? 0),
       oldestUnfinishedAgeSec: Math.max(0, row!.oldest_unfinished_age_sec ?? 0),
@@ -153,11 +154,10 @@ export function startOutbox(opts: OutboxOptions): Outbox {
 
   /** Asks Temporal for a new count, off the pass, unless one is under way or fresh. */
   function refreshRunningCount(now: number): void {
-    if (counting || now - lastAsked < RUNNING_COUNT_REFRESH_MS) return;
-    counting = true;
+    if (stopped || counting || now - lastAsked < RUNNING_COUNT_REFRESH_MS) return;
     lastAsked = now;
     const askedAt = now;
-    workflows
+    counting = workflows
       .countRunning()
       .then(
         (running) => {
@@ -171,7 +171,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
           countFailing = true;
         },
       )
-      .finally(() => (counting = false));
+      .finally(() => (counting = undefined));
   }
 
   /** Workflows running as admission counts them: Temporal's count and the starts since. */
@@ -181,7 +181,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     return counted.running + recentStarts.length;
   }
 
-  const stats = (): BacklogStats => ({ ...rows, inFlight: inFlight(), startRate });
+  const stats = (): BacklogStats => ({ ...stored, inFlight: inFlight(), startRate });
 
   /** Claims rows nobody started within the grace period, oldest first, for `graceMs`. */
   async function claimStale(limit: number): Promise<OutboxItem[]> {
@@ -256,7 +256,9 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     const now = Date.now();
     if (now - statsAt >= 50) await refreshStats();
     refreshRunningCount(now);
-    let capacity = opts.maxInFlight - inFlight();
+    // Nothing is admitted before Temporal's first count: a process starting beside a full engine
+    // (a restart, another API process) must not add a second `maxInFlight`.
+    let capacity = counted.askedAt === 0 ? 0 : opts.maxInFlight - inFlight();
     const items: OutboxItem[] = [];
     while (fresh.length > 0 && items.length < opts.batchSize) {
       const { at } = fresh[0]!;
@@ -330,6 +332,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       stopped = true;
       wake?.();
       await loop;
+      await counting;
     },
   };
 }

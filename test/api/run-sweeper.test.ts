@@ -191,7 +191,10 @@ describe('the sweeper', () => {
   }, 60_000);
 
   it('asks about a bounded number of runs per pass, leaves live ones alone for a while, and decides each once across processes', async () => {
-    const queued = await harness({ noWorker: true });
+    // Passes of 20 describes take a while on a loaded machine: a lease must outlast them here.
+    const staleMs = 3000;
+    const queued = await harness({ noWorker: true, env: { RUN_SWEEP_STALE_MS: String(staleMs) } });
+    const leaseOver = () => new Promise((r) => setTimeout(r, staleMs + 200));
     const { token } = await queued.createUser();
     const count = MAX_RUNS_CHECKED_PER_PASS + 5;
     const ids: string[] = [];
@@ -214,7 +217,7 @@ describe('the sweeper', () => {
     expect(metrics).toMatch(/^events_backlog_oldest_age_seconds 0$/m);
     const age = Number(/^events_unfinished_oldest_age_seconds (\S+)$/m.exec(metrics)?.[1]);
     expect(age).toBeGreaterThan(0);
-    await staleWait();
+    await leaseOver();
 
     const calls = countTemporalCalls(queued.temporal);
     try {
@@ -233,19 +236,19 @@ describe('the sweeper', () => {
     for (const id of ids) {
       await queued.temporal.workflow.getHandle(eventWorkflowId(id)).terminate('lost');
     }
-    await staleWait();
+    await leaseOver();
     const other = startRunSweeper({
       sql: createSql(queued.orm),
       workflows: createEventWorkflowStarter(queued.temporal, queued.config),
       outbox: queued.outbox,
       logger: createLogger('silent'),
       intervalMs: 0,
-      staleMs: 500,
+      staleMs,
     });
     const decided: string[] = [];
     for (let pass = 0; pass < 3; pass++) {
       const [a, b] = await Promise.all([queued.sweeper.sweep(), other.sweep()]);
-      // A new run found alive later (its row unchanged for 500 ms on a slow machine) is no decision.
+      // A new run found alive later (its row unchanged for a lease on a slow machine) is no decision.
       decided.push(
         ...[...a, ...b]
           .filter((r) => r.decision !== 'alive')
