@@ -10,6 +10,7 @@ import { Migration20261202170000_drop_events_user_created_index } from './Migrat
 import { Migration20261206090000_tracking_groups } from './Migration20261206090000_tracking_groups';
 import { Migration20261206120000_tracking_plans } from './Migration20261206120000_tracking_plans';
 import { Migration20261206100000_write_keys } from './Migration20261206100000_write_keys';
+import { Migration20261206130000_workflow_runs } from './Migration20261206130000_workflow_runs';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -48,4 +49,8 @@ export const migrationsList: MigrationObject[] = [
   },
   { name: 'Migration20261206120000_tracking_plans', class: Migration20261206120000_tracking_plans },
   { name: 'Migration20261206100000_write_keys', class: Migration20261206100000_write_keys },
+  {
+    name: 'Migration20261206130000_workflow_runs',
+    class: Migration20261206130000_workflow_runs,
+  },
 ];

@@ -121,8 +121,15 @@ export function createApp({
     ],
     // Readiness does not depend on the backlog (a deep backlog still drains), but shows it.
     () => {
-      const { unstarted, oldestAgeSec, inFlight } = outbox.stats();
-      return { backlog: { unstarted, oldest_age_sec: oldestAgeSec, in_flight: inFlight } };
+      const { unstarted, oldestAgeSec, oldestUnfinishedAgeSec, inFlight } = outbox.stats();
+      return {
+        backlog: {
+          unstarted,
+          oldest_age_sec: oldestAgeSec,
+          oldest_unfinished_age_sec: oldestUnfinishedAgeSec,
+          in_flight: inFlight,
+        },
+      };
     },
   );
   const rateLimit = rateLimitPerUser(config.api.rateLimitPerMinute);

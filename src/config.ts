@@ -98,6 +98,16 @@ const envSchema = z.object({
    * than accept what cannot be processed in reasonable time; 0 turns the bound off.
    */
   ADMISSION_MAX_BACKLOG: intFrom(0, 100_000_000).default(50_000),
+  /**
+   * How often the API's sweeper looks for `queued` and `processing` events whose workflow run is
+   * gone or closed (terminated, timed out, lost), to give them a new run or fail them; 0 = off.
+   */
+  RUN_SWEEP_INTERVAL_MS: intFrom(0, 3_600_000).default(10_000),
+  /**
+   * How long a `queued` or `processing` event goes unchanged before the sweeper asks Temporal
+   * about its run; a run found alive is asked about again this much later.
+   */
+  RUN_SWEEP_STALE_MS: intFrom(0, 86_400_000).default(60_000),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
@@ -138,6 +148,12 @@ const envSchema = z.object({
   EVENT_PROCESSING_TIMEOUT: intFrom(1, 86_400).default(300),
   /** Longest a single activity attempt may run, in seconds. */
   EVENT_ACTIVITY_TIMEOUT: intFrom(1, 3600).default(30),
+  /**
+   * Longest a workflow may wait for a worker, in seconds. With the budget it makes each run's
+   * execution timeout (see `workflowExecutionTimeoutMs`); a run that times out waiting is given a
+   * new one by the sweeper.
+   */
+  EVENT_MAX_QUEUE_WAIT: intFrom(1, 30 * 86_400).default(3600),
   /**
    * Run fetch/validate/normalize/persist as local activities: inside one workflow task, with no
    * task-queue round trip per step. Each step is still recorded in history (a marker naming the
@@ -226,6 +242,8 @@ export interface Config {
     startConcurrency: number;
   };
   admission: { maxBacklog: number };
+  /** How long runs may take in all (their execution timeout) and how lost runs are found. */
+  runs: { maxQueueWaitSec: number; sweepIntervalMs: number; sweepStaleMs: number };
   grouping: { maxMessages: number; windowMs: number };
   worker: {
     maxConcurrentActivities: number;
@@ -331,6 +349,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       startConcurrency: e.OUTBOX_START_CONCURRENCY,
     },
     admission: { maxBacklog: e.ADMISSION_MAX_BACKLOG },
+    runs: {
+      maxQueueWaitSec: e.EVENT_MAX_QUEUE_WAIT,
+      sweepIntervalMs: e.RUN_SWEEP_INTERVAL_MS,
+      sweepStaleMs: e.RUN_SWEEP_STALE_MS,
+    },
     grouping: { maxMessages: e.TRACKING_GROUP_MAX_MESSAGES, windowMs: e.TRACKING_GROUP_WINDOW_MS },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -4,8 +4,9 @@ import { createOrm } from './db/orm';
 import { traceQueries } from './db/query-tracing';
 import { startConfiguredGrouper } from './events/message-grouper';
 import { startConfiguredOutbox } from './events/outbox';
+import { startConfiguredRunSweeper } from './events/run-sweeper';
 import { listen } from './http/listen';
-import { countStartFailure, createApiMetrics } from './http/metrics';
+import { countStartFailure, countSweepDecision, createApiMetrics } from './http/metrics';
 import { createLogger } from './logger';
 import { installTemporalRuntime } from './worker/runtime';
 import { startTracing } from './tracing';
@@ -31,6 +32,14 @@ async function main(): Promise<void> {
     onStartFailed: countStartFailure(metrics),
   });
   const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
+  const sweeper = startConfiguredRunSweeper({
+    config,
+    orm,
+    temporal,
+    outbox,
+    logger,
+    onDecision: countSweepDecision(metrics),
+  });
   const app = createApp({
     config,
     orm,
@@ -71,7 +80,7 @@ async function main(): Promise<void> {
       void (async () => {
         // Rows offered but not yet grouped or started stay `received`; the next process's sweeps
         // group and start them.
-        await grouper.stop();
+        await Promise.all([grouper.stop(), sweeper.stop()]);
         await outbox.stop();
         await Promise.allSettled([orm.close(), temporal.connection.close(), tracing?.shutdown()]);
         logger.info('API stopped');

@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { createOrm } from '../db/orm';
 import { startConfiguredGrouper } from '../events/message-grouper';
 import { startConfiguredOutbox } from '../events/outbox';
+import { startConfiguredRunSweeper } from '../events/run-sweeper';
 import { listen } from '../http/listen';
 import type { Logger } from '../logger';
 import { createTemporalClient } from '../temporal/client';
@@ -79,6 +80,8 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
     stops.push(() => outbox.stop());
     const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
     stops.push(() => grouper.stop());
+    const sweeper = startConfiguredRunSweeper({ config, orm, temporal, outbox, logger });
+    stops.push(() => sweeper.stop());
     const app = createApp({
       config,
       orm,
@@ -104,6 +107,7 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
       worker,
       outbox,
       grouper,
+      sweeper,
       app,
       /** `http://127.0.0.1:<port>` of the API, on a port of its own. */
       baseUrl: `http://127.0.0.1:${port}`,

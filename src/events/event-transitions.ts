@@ -215,3 +215,61 @@ export async function markReceivedAgain(
   );
   return moved.length > 0;
 }
+
+/**
+ * The unfinished events of one workflow run the sweeper found gone or closed: one event, or the
+ * events of a batch that follow the batch's workflow (one reprocessed on its own has its own).
+ * `checkedAt` is PostgreSQL's time (as text, to the microsecond) when the sweeper took the rows
+ * up: a row changed since belongs to whatever changed it (a reprocess, a new run) and is left.
+ */
+export type LostRunScope = ({ eventId: string } | { batchId: string; workflowId: string }) & {
+  checkedAt: string;
+};
+
+const lostRunRows = (scope: LostRunScope): { where: string; values: unknown[] } =>
+  'eventId' in scope
+    ? {
+        where: `id = $1 and status in ('queued', 'processing') and updated_at <= $2::timestamptz`,
+        values: [scope.eventId, scope.checkedAt],
+      }
+    : {
+        where: `batch_id = $1 and workflow_id = $3 and status in ('queued', 'processing')
+                and updated_at <= $2::timestamptz`,
+        values: [scope.batchId, scope.checkedAt, scope.workflowId],
+      };
+
+/**
+ * `queued` or `processing` events of a lost run -> `received`, under the same workflow id, for
+ * the outbox to start a new run (Temporal allows a new run of a closed workflow's id). Returns
+ * how many moved.
+ */
+export async function markLostRunReceived(sql: Sql, scope: LostRunScope): Promise<number> {
+  const { where, values } = lostRunRows(scope);
+  const moved = await sql(
+    `update events set ${setStatus('received')} where ${where} returning 1`,
+    values,
+  );
+  return moved.length;
+}
+
+/**
+ * `queued` or `processing` events of a lost run -> `failed`, with `reason` as their processing
+ * error. Returns how many moved, by event type.
+ */
+export function markLostRunFailed(
+  sql: Sql,
+  scope: LostRunScope,
+  reason: string,
+): Promise<MovedByType[]> {
+  const { where, values } = lostRunRows(scope);
+  const n = values.length + 1;
+  return sql(
+    `with moved as (
+       update events
+          set ${setStatus('failed')}, processing_error = $${n}, last_error = $${n}
+        where ${where}
+       returning event_type)
+     select event_type, count(*)::int as n from moved group by 1`,
+    [...values, reason],
+  );
+}

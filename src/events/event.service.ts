@@ -43,7 +43,10 @@ export interface StoredEvent {
 
 /** The unique constraint on a user's batch keys (migration 20261202032800). */
 const BATCH_KEY_CONSTRAINT = 'batches_user_id_idempotency_key_unique';
-/** How long reprocess waits for a failed event's run to close before starting a new one. */
+/**
+ * How long reprocess waits for a failed event's run to close before starting a new one: one
+ * long poll for the run's close event, never a series of describes.
+ */
 const CLOSING_RUN_WAIT_MS = 5_000;
 
 export interface EventServiceDeps {
@@ -341,7 +344,8 @@ export function createEventService({
       // so concurrent calls start one run between them.
       // A failed event's run marks it failed as its last step and closes right after: a new
       // start before that would be refused as a duplicate of the closing run, and the event
-      // left queued. So the closing run is waited for, briefly.
+      // left queued. So the closing run is waited for, briefly. Either way a request makes at
+      // most two calls to Temporal (a describe, and that one long poll).
       const ranAs = event.workflowId ?? null;
       const runGone =
         event.status !== 'received' &&

@@ -29,7 +29,12 @@ export interface BacklogStats {
   unstarted: number;
   /** Age of the oldest of them, in seconds; 0 when there are none. */
   oldestAgeSec: number;
-  /** Single-event workflows Temporal holds (`queued` or `processing`). */
+  /**
+   * Age of the oldest event not yet finished (`received`, `queued` or `processing`), in
+   * seconds; 0 when there are none. Growing without bound, it names an event with no way out.
+   */
+  oldestUnfinishedAgeSec: number;
+  /** Workflows running on the task queue, single events and batches, as admission counts them. */
   inFlight: number;
   /** Workflows this process started per second, smoothed over the last passes. */
   startRate: number;
@@ -37,7 +42,7 @@ export interface BacklogStats {
 
 export interface OutboxOptions {
   orm: Orm;
-  workflows: Pick<EventWorkflowStarter, 'startEvent' | 'startBatch'>;
+  workflows: Pick<EventWorkflowStarter, 'startEvent' | 'startBatch' | 'countRunning'>;
   logger: Logger;
   /** How often to sweep for rows no process is starting; 0 leaves sweeping to other processes. */
   intervalMs: number;
@@ -45,16 +50,10 @@ export interface OutboxOptions {
   graceMs: number;
   /** Most rows one sweep claims. */
   batchSize: number;
-  /** Single-event workflows Temporal may hold at once. */
+  /** Workflows, single-event and batch, Temporal may hold running at once. */
   maxInFlight: number;
   /** Starts under way at once in this process. */
   startConcurrency: number;
-  /**
-   * How long a handed-over row counts against `maxInFlight`: the processing budget and some.
-   * A run that was terminated leaves its row `queued` or `processing`; past this it no longer
-   * holds a place.
-   */
-  inFlightHorizonSec: number;
   /** Told each start that failed, for metrics. */
   onStartFailed?: (item: OutboxItem) => void;
 }
@@ -67,6 +66,15 @@ export interface Outbox {
   /** Stops taking work and waits for the pass under way. */
   stop(): Promise<void>;
 }
+
+/** How often admission asks Temporal how many workflows run on the task queue. */
+export const RUNNING_COUNT_REFRESH_MS = 1000;
+/**
+ * How long a start may take to show in Temporal's count (its visibility store is eventually
+ * consistent: up to a few hundred milliseconds on a busy dev server). Starts made this long
+ * before a count was asked are added to it, so a lagging count never lets admission overshoot.
+ */
+export const VISIBILITY_LAG_MS = 1000;
 
 interface ClaimedRow {
   id: string;
@@ -84,9 +92,15 @@ interface ClaimedRow {
  * down, a process died between commit and start, admission held them back) are swept up after
  * `graceMs`, oldest first. A started workflow's rows become `queued` in one statement per pass.
  *
- * Admission: at most `maxInFlight` single-event workflows are in Temporal at once, counted from
- * the rows, so a burst waits in PostgreSQL rather than in the engine, and each run's budget
- * starts when it can actually be worked on.
+ * Admission: at most `maxInFlight` workflows (single events and batches alike) run in Temporal
+ * at once, so a burst waits in PostgreSQL rather than in the engine, and each run's budget
+ * starts when it can actually be worked on. A workflow counts until its run closes, however it
+ * closes. The figure is Temporal's own count of running workflows on the task queue, asked
+ * every `RUNNING_COUNT_REFRESH_MS` off the pass, plus the starts this process made since (and
+ * `VISIBILITY_LAG_MS` before): one cheap call a second whatever the backlog, where counting
+ * rows would read every row of every running batch, and would go on counting rows whose run
+ * was terminated. Several API processes each add only their own recent starts, so together
+ * they may overshoot by what the others started within the last count's lag.
  *
  * Starting twice is harmless (the workflow id is the event's), and a row whose start fails is
  * put back in line behind the others, so one bad row never holds up the rest.
@@ -96,8 +110,17 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   const fresh: { item: OutboxItem; at: number }[] = [];
   // Offers beyond this wait in PostgreSQL for the sweep, which keeps memory bounded.
   const maxFresh = Math.max(opts.maxInFlight, opts.batchSize) * 2;
-  let stats: BacklogStats = { unstarted: 0, oldestAgeSec: 0, inFlight: 0, startRate: 0 };
+  let stored = { unstarted: 0, oldestAgeSec: 0, oldestUnfinishedAgeSec: 0 };
+  let startRate = 0;
   let statsAt = 0;
+  /** Temporal's last count of running workflows, and when it was asked. */
+  let counted = { running: 0, askedAt: 0 };
+  /** The count under way, which `stop()` waits for: its connection closes after. */
+  let counting: Promise<void> | undefined;
+  let lastAsked = 0;
+  let countFailing = false;
+  /** When this process made each start not yet surely in `counted`, oldest first. */
+  const recentStarts: number[] = [];
   let lastSweep = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -108,24 +131,57 @@ export function startOutbox(opts: OutboxOptions): Outbox {
 
   async function refreshStats(): Promise<void> {
     const [row] = await db().execute<
-      { unstarted: number; oldest_age_sec: number | null; in_flight: number }[]
+      {
+        unstarted: number;
+        oldest_age_sec: number | null;
+        oldest_unfinished_age_sec: number | null;
+      }[]
     >(
       `select (select count(*)::int from events where status = 'received') as unstarted,
               (select extract(epoch from now() - min(created_at))::float8
                  from events where status = 'received') as oldest_age_sec,
-              (select count(*)::int from events
-                where status in ('queued', 'processing') and batch_id is null
-                  and updated_at > now() - ? * interval '1 second') as in_flight`,
-      [opts.inFlightHorizonSec],
+              (select extract(epoch from now() - min(created_at))::float8
+                 from events where status in ('received', 'queued', 'processing'))
+                as oldest_unfinished_age_sec`,
     );
-    stats = {
-      ...stats,
+    stored = {
       unstarted: row!.unstarted,
       oldestAgeSec: Math.max(0, row!.oldest_age_sec ?? 0),
-      inFlight: row!.in_flight,
+      oldestUnfinishedAgeSec: Math.max(0, row!.oldest_unfinished_age_sec ?? 0),
     };
     statsAt = Date.now();
   }
+
+  /** Asks Temporal for a new count, off the pass, unless one is under way or fresh. */
+  function refreshRunningCount(now: number): void {
+    if (stopped || counting || now - lastAsked < RUNNING_COUNT_REFRESH_MS) return;
+    lastAsked = now;
+    const askedAt = now;
+    counting = workflows
+      .countRunning()
+      .then(
+        (running) => {
+          counted = { running, askedAt };
+          if (countFailing) logger.info('counting running workflows succeeds again');
+          countFailing = false;
+        },
+        (err: unknown) => {
+          // The last count and the starts since stand meanwhile: admission stays conservative.
+          if (!countFailing) logger.warn({ err }, 'counting running workflows failed; retrying');
+          countFailing = true;
+        },
+      )
+      .finally(() => (counting = undefined));
+  }
+
+  /** Workflows running as admission counts them: Temporal's count and the starts since. */
+  function inFlight(): number {
+    const countedFrom = counted.askedAt - VISIBILITY_LAG_MS;
+    while (recentStarts.length > 0 && recentStarts[0]! < countedFrom) recentStarts.shift();
+    return counted.running + recentStarts.length;
+  }
+
+  const stats = (): BacklogStats => ({ ...stored, inFlight: inFlight(), startRate });
 
   /** Claims rows nobody started within the grace period, oldest first, for `graceMs`. */
   async function claimStale(limit: number): Promise<OutboxItem[]> {
@@ -170,7 +226,8 @@ export function startOutbox(opts: OutboxOptions): Outbox {
         const start = () =>
           item.kind === 'event' ? workflows.startEvent(item) : workflows.startBatch(item);
         try {
-          await (item.inOrigin ? item.inOrigin(start) : start());
+          // A start Temporal refused as a duplicate found the run running: counted already.
+          if (await (item.inOrigin ? item.inOrigin(start) : start())) recentStarts.push(Date.now());
           started.push(item);
         } catch (err) {
           opts.onStartFailed?.(item);
@@ -198,20 +255,21 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   async function pass(): Promise<boolean> {
     const now = Date.now();
     if (now - statsAt >= 50) await refreshStats();
-    let capacity = opts.maxInFlight - stats.inFlight;
+    refreshRunningCount(now);
+    // Nothing is admitted before Temporal's first count: a process starting beside a full engine
+    // (a restart, another API process) must not add a second `maxInFlight`.
+    let capacity = counted.askedAt === 0 ? 0 : opts.maxInFlight - inFlight();
     const items: OutboxItem[] = [];
     while (fresh.length > 0 && items.length < opts.batchSize) {
-      const { item, at } = fresh[0]!;
+      const { at } = fresh[0]!;
       // Left too long behind admission: the sweep takes it, in arrival order. Without a sweep
       // (OUTBOX_INTERVAL_MS=0) it stays here: dropped, it would never start.
       if (opts.intervalMs > 0 && now - at > opts.graceMs / 2) {
         fresh.shift();
         continue;
       }
-      if (item.kind === 'event') {
-        if (capacity <= 0) break;
-        capacity--;
-      }
+      if (capacity <= 0) break;
+      capacity--;
       items.push(fresh.shift()!.item);
     }
     const sweepDue = opts.intervalMs > 0 && now - lastSweep >= opts.intervalMs;
@@ -228,8 +286,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       failing = false;
     }
     const perSec = (started.length * 1000) / Math.max(1, Date.now() - t0);
-    stats = { ...stats, startRate: stats.startRate * 0.8 + perSec * 0.2 };
-    stats.inFlight += started.filter((i) => i.kind === 'event').length;
+    startRate = startRate * 0.8 + perSec * 0.2;
     // Nothing went through: wait for the next sweep rather than spin against an outage.
     return started.length > 0;
   }
@@ -270,11 +327,12 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       }
       wake?.();
     },
-    stats: () => stats,
+    stats,
     async stop() {
       stopped = true;
       wake?.();
       await loop;
+      await counting;
     },
   };
 }
@@ -298,6 +356,5 @@ export function startConfiguredOutbox(deps: {
     workflows: createEventWorkflowStarter(temporal, config),
     onStartFailed,
     ...config.outbox,
-    inFlightHorizonSec: config.processing.processingTimeoutSec + 60,
   });
 }

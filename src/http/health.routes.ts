@@ -40,8 +40,12 @@ export const readinessSchema = z
       .strictObject({
         unstarted: z.int().meta({ description: 'Events stored whose workflow has not started' }),
         oldest_age_sec: z.number().meta({ description: 'Age of the oldest of them' }),
+        oldest_unfinished_age_sec: z.number().meta({
+          description: 'Age of the oldest event not yet processed or failed, in seconds',
+        }),
         in_flight: z.int().meta({
-          description: 'Single-event workflows Temporal holds (bounded by OUTBOX_MAX_IN_FLIGHT)',
+          description:
+            'Workflows running on the task queue, single events and batches (bounded by OUTBOX_MAX_IN_FLIGHT)',
         }),
       })
       .meta({ description: 'Shown, not judged: a backlog drains on its own' }),

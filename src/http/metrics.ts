@@ -6,6 +6,7 @@ import { UnauthorizedError } from '../errors';
 import { mayScrape } from '../metrics/scrape-auth';
 import type { EventService } from '../events/event.service';
 import type { BacklogStats, OutboxItem } from '../events/outbox';
+import type { SweepDecision } from '../events/run-sweeper';
 import { errorResponses, type RouteGroup } from './openapi';
 import type { AppState } from './state';
 
@@ -26,6 +27,8 @@ export interface ApiMetrics {
   eventsAccepted: Counter;
   /** Workflow starts that failed and were left for a later pass, by kind (event or batch). */
   outboxStartFailures: Counter<'kind'>;
+  /** What the sweeper decided about each run it asked Temporal about. */
+  runSweepDecisions: Counter<'decision'>;
 }
 
 /**
@@ -60,12 +63,23 @@ export function createApiMetrics(registry: Registry = new Registry()): ApiMetric
       labelNames: ['kind'],
       registers: [registry],
     }),
+    runSweepDecisions: new Counter({
+      name: 'run_sweep_decisions_total',
+      help: 'Runs of queued or processing events the sweeper checked: alive, restarted (a new run), failed, or moved_on',
+      labelNames: ['decision'],
+      registers: [registry],
+    }),
   };
 }
 
 /** Counts a failed start; given to the outbox as `onStartFailed`. */
 export function countStartFailure(metrics: ApiMetrics): (item: OutboxItem) => void {
   return (item) => metrics.outboxStartFailures.inc({ kind: item.kind });
+}
+
+/** Counts a sweeper decision; given to the sweeper as `onDecision`. */
+export function countSweepDecision(metrics: ApiMetrics): (decision: SweepDecision) => void {
+  return (decision) => metrics.runSweepDecisions.inc({ decision });
 }
 
 /** The backlog gauges, read from the outbox's latest figures at each scrape. */
@@ -90,8 +104,13 @@ export function observeBacklog(metrics: ApiMetrics, stats: () => BacklogStats): 
     (s) => s.oldestAgeSec,
   );
   gauge(
+    'events_unfinished_oldest_age_seconds',
+    'Age of the oldest event not yet processed or failed (received, queued or processing)',
+    (s) => s.oldestUnfinishedAgeSec,
+  );
+  gauge(
     'workflows_in_flight',
-    'Single-event workflows Temporal holds (queued or processing); bounded by OUTBOX_MAX_IN_FLIGHT',
+    'Workflows running on the task queue, single events and batches, as admission counts them; bounded by OUTBOX_MAX_IN_FLIGHT',
     (s) => s.inFlight,
   );
 }

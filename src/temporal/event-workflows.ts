@@ -1,4 +1,5 @@
 import {
+  isGrpcDeadlineError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
@@ -13,6 +14,30 @@ import {
   UserIdKey,
 } from '../../workflows/search-attributes';
 import type { BatchPolicy, ProcessingPolicy } from '../../workflows/types';
+
+/** How long a run may take in all, and so when Temporal closes it as timed out. */
+export interface RunLimits {
+  /** Longest a workflow may wait for a worker before its first step, in seconds. */
+  maxQueueWaitSec: number;
+}
+
+/**
+ * The execution timeout of every workflow the service starts: the longest wait for a worker,
+ * then the processing budget (which counts from the first step, so the wait is not the event's
+ * fault), then one attempt of recording the failure once the budget is spent. It spans every
+ * run of a chain, so a large batch that continues as new shares it, as it shares the budget. A
+ * run that outlives it is closed by Temporal; the sweeper (`run-sweeper.ts`) then gives its
+ * events a new run.
+ */
+export function workflowExecutionTimeoutMs(policy: ProcessingPolicy, limits: RunLimits): number {
+  return (limits.maxQueueWaitSec + policy.processingTimeoutSec + policy.activityTimeoutSec) * 1000;
+}
+
+/** What Temporal says of a workflow's latest run. */
+export type RunState =
+  | { running: true; runId: string }
+  /** `status` is Temporal's (`TERMINATED`, `TIMED_OUT`...), or `NOT_FOUND` when it never started. */
+  | { running: false; status: string };
 
 /** The workflow id of an event's processing: one per event, so a second start is refused. */
 export const eventWorkflowId = (eventId: string): string => `event-${eventId}`;
@@ -30,12 +55,18 @@ export interface EventWorkflowStarter {
   }): Promise<boolean>;
   /** Starts processing of a committed batch; same contract as `startEvent`. */
   startBatch(batch: { id: string; userId: string }): Promise<boolean>;
+  /** The workflow's latest run, from one describe call. Throws when Temporal cannot say. */
+  describeRun(workflowId: string): Promise<RunState>;
   /**
    * Whether the workflow's latest run is still running after waiting up to `waitMs` for it to
    * close: false when it closed (completed, failed, terminated, timed out...) or was never
-   * started. Throws when Temporal cannot say.
+   * started. At most two calls to Temporal, whatever the run does: one describe and, for a
+   * running run with `waitMs` > 0, one long poll for its close event. Throws when Temporal
+   * cannot say.
    */
   isRunning(workflowId: string, waitMs?: number): Promise<boolean>;
+  /** Workflows running on the task queue, by Temporal's visibility count (one call). */
+  countRunning(): Promise<number>;
 }
 
 /** Starts event workflows with the configured policy on the configured task queue. */
@@ -45,10 +76,55 @@ export function createEventWorkflowStarter(
     temporal: { taskQueue: string; startTimeoutMs: number };
     processing: ProcessingPolicy;
     batch: BatchPolicy;
+    runs: RunLimits;
   },
 ): EventWorkflowStarter {
   const { temporal, processing: policy, batch: batchPolicy } = config;
   const { taskQueue } = temporal;
+  const workflowExecutionTimeout = workflowExecutionTimeoutMs(policy, config.runs);
+  const withDeadline = <T>(ms: number, call: () => Promise<T>): Promise<T> =>
+    client.withDeadline(Date.now() + ms, call);
+  const runningQuery = `TaskQueue=${JSON.stringify(taskQueue)} AND ExecutionStatus="Running"`;
+  const describeRun = async (workflowId: string): Promise<RunState> => {
+    try {
+      const { status, runId } = await withDeadline(temporal.startTimeoutMs, () =>
+        client.workflow.getHandle(workflowId).describe(),
+      );
+      return status.name === 'RUNNING'
+        ? { running: true, runId }
+        : { running: false, status: status.name };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { running: false, status: 'NOT_FOUND' };
+      throw err;
+    }
+  };
+  /** One long poll for the run's close event; false when it did not close within `waitMs`. */
+  const closesWithin = async (workflowId: string, runId: string, waitMs: number) => {
+    try {
+      const { history } = await withDeadline(waitMs, () =>
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace: client.options.namespace,
+          execution: { workflowId, runId },
+          waitNewEvent: true,
+          historyEventFilterType: CLOSE_EVENT,
+          skipArchival: true,
+        }),
+      );
+      // The server ends a long poll after a while with no event: still running.
+      const closed = history?.events?.[0];
+      if (!closed) return false;
+      // A run that continued as new closed, but its chain goes on.
+      const next =
+        closed.workflowExecutionCompletedEventAttributes?.newExecutionRunId ??
+        closed.workflowExecutionFailedEventAttributes?.newExecutionRunId ??
+        closed.workflowExecutionTimedOutEventAttributes?.newExecutionRunId ??
+        closed.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      return !next;
+    } catch (err) {
+      if (isGrpcDeadlineError(err)) return false;
+      throw err;
+    }
+  };
   const startOnce = async (start: () => Promise<unknown>): Promise<boolean> => {
     try {
       await client.withDeadline(Date.now() + temporal.startTimeoutMs, start);
@@ -64,6 +140,7 @@ export function createEventWorkflowStarter(
         client.workflow.start(processEventWorkflow, {
           workflowId: eventWorkflowId(event.id),
           taskQueue,
+          workflowExecutionTimeout,
           args: [event.id, policy],
           staticSummary: summary(
             `${event.eventName} (${event.eventType}) from user ${event.userId}`,
@@ -82,6 +159,7 @@ export function createEventWorkflowStarter(
         client.workflow.start(processEventBatchWorkflow, {
           workflowId: batchWorkflowId(batch.id),
           taskQueue,
+          workflowExecutionTimeout,
           args: [batch.id, { policy, batch: batchPolicy, revision: 2 }],
           staticSummary: `batch ${batch.id} from user ${batch.userId}`,
           typedSearchAttributes: [
@@ -91,24 +169,23 @@ export function createEventWorkflowStarter(
           ],
         }),
       ),
+    describeRun,
     isRunning: async (workflowId, waitMs = 0) => {
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        try {
-          const description = await client.withDeadline(Date.now() + temporal.startTimeoutMs, () =>
-            client.workflow.getHandle(workflowId).describe(),
-          );
-          if (description.status.name !== 'RUNNING') return false;
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) return false;
-          throw err;
-        }
-        if (Date.now() >= deadline) return true;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const run = await describeRun(workflowId);
+      if (!run.running) return false;
+      return waitMs > 0 ? !(await closesWithin(workflowId, run.runId, waitMs)) : true;
     },
+    countRunning: async () =>
+      (await withDeadline(temporal.startTimeoutMs, () => client.workflow.count(runningQuery)))
+        .count,
   };
 }
+
+/**
+ * `temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT`; the proto
+ * package is not a direct dependency.
+ */
+const CLOSE_EVENT = 2;
 
 /** Temporal documents 200 bytes for a summary; event names and types may be 255 characters each. */
 const SUMMARY_MAX_BYTES = 200;

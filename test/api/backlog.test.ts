@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, ownDatabaseName } from '../setup/databases';
 import { Harness } from '../support/harness';
 import { readEventRow } from '../support/rows';
+import { basicAuth } from '../support/tracking';
 
 async function countByStatus(h: Harness, userId: string): Promise<Record<string, number>> {
   const rows = await h.orm.em
@@ -56,6 +57,11 @@ describe('a backlog waits in PostgreSQL, and is not a failure', () => {
       expect(await countByStatus(held, userId)).toEqual({ queued: 5, received: 10 });
 
       await until('the backlog is seen', async () => held.outbox.stats().unstarted >= 10);
+      // Starts count twice until Temporal's count has surely caught up with them (a second or
+      // two); then the figure is Temporal's own, and stays there.
+      await until('the running count settles', async () => held.outbox.stats().inFlight === 5);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await countByStatus(held, userId)).toEqual({ queued: 5, received: 10 });
       const refused = await held.request('POST', '/api/v1/events', { token, body: event(99) });
       expect(refused.status).toBe(503);
       expect(refused.body.error.code).toBe('backlog_full');
@@ -66,6 +72,7 @@ describe('a backlog waits in PostgreSQL, and is not a failure', () => {
       expect(ready.body.backlog).toEqual({
         unstarted: 10,
         oldest_age_sec: expect.any(Number),
+        oldest_unfinished_age_sec: expect.any(Number),
         in_flight: 5,
       });
       const metrics = await held.request('GET', '/metrics');
@@ -86,6 +93,59 @@ describe('a backlog waits in PostgreSQL, and is not a failure', () => {
       await drain.close();
     }
   }, 120_000);
+
+  it('counts every workflow it started, batches and tracking groups included, until its run closes', async () => {
+    const taskQueue = `test-${randomUUID()}`;
+    const env = { TEMPORAL_TASK_QUEUE: taskQueue, OUTBOX_MAX_IN_FLIGHT: '3' };
+    const h = await Harness.start({ databaseUrl, noWorker: true, env });
+    const running = async () =>
+      (await h.temporal.workflow.count(`TaskQueue="${taskQueue}" AND ExecutionStatus="Running"`))
+        .count;
+    try {
+      const { token } = await h.createUser();
+      const batches: { batch_id: string; workflow_id: string }[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await h.request('POST', '/api/v1/events/batch', {
+          token,
+          body: { events: [event(2 * i), event(2 * i + 1)] },
+        });
+        expect(res.status).toBe(202);
+        batches.push(res.body);
+      }
+      // A tracking message becomes a batch of its own too, after the grouping window.
+      const tracked = await h.request('POST', '/v1/track', {
+        headers: { authorization: basicAuth(token) },
+        body: { type: 'track', event: 'Signed Up', userId: 'u-1', messageId: randomUUID() },
+      });
+      expect(tracked.status).toBe(200);
+      const statusOf = async (batchId: string) =>
+        (
+          await h.orm.em
+            .fork()
+            .execute<{ status: string }[]>(
+              `select distinct status from events where batch_id = ?`,
+              [batchId],
+            )
+        ).map((r) => r.status);
+
+      await until('three workflows run', async () => (await running()) === 3);
+      // Longer than a count refresh and its lag allowance: admission holds the rest back.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await running()).toBe(3);
+      expect(await statusOf(batches[3]!.batch_id)).toEqual(['received']);
+      expect(h.outbox.stats().inFlight).toBe(3);
+
+      // A run that closes, however it closes, frees its place.
+      await h.temporal.workflow.getHandle(batches[0]!.workflow_id).terminate('admission test');
+      await until('the fourth batch starts', async () =>
+        (await statusOf(batches[3]!.batch_id)).includes('queued'),
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await running()).toBe(3);
+    } finally {
+      await h.close();
+    }
+  }, 90_000);
 
   it('counts the processing budget from the first step, not from the start of the run', async () => {
     const taskQueue = `test-${randomUUID()}`;

@@ -240,6 +240,7 @@ describe('health', () => {
       backlog: {
         unstarted: expect.any(Number),
         oldest_age_sec: expect.any(Number),
+        oldest_unfinished_age_sec: expect.any(Number),
         in_flight: expect.any(Number),
       },
     });

@@ -130,13 +130,13 @@ describe('outbox: workflows start after the answer', () => {
           startEvent: (e) =>
             e.id === bad ? Promise.reject(new Error('refused by the server')) : real.startEvent(e),
           startBatch: (b) => real.startBatch(b),
+          countRunning: () => real.countRunning(),
         },
         intervalMs: 100,
         graceMs: 200,
         batchSize: 5,
         maxInFlight: 1000,
         startConcurrency: 1,
-        inFlightHorizonSec: 600,
         onStartFailed: (item) => failed.push(item),
       });
       await waitForStatus(h, [...good, long.body.event_id], 'processed');

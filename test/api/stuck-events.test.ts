@@ -3,6 +3,7 @@ import type { createActivities } from '../../activities';
 import { eventWorkflowId } from '../../src/temporal/event-workflows';
 import { createTestDatabase, ownDatabaseName } from '../setup/databases';
 import { Harness } from '../support/harness';
+import { countTemporalCalls } from '../support/temporal-calls';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -12,8 +13,14 @@ type Activities = ReturnType<typeof createActivities>;
  * `held` waits until released and then fails, so a run can be caught in a given state.
  */
 let held: 'fetchEvent' | 'normalizePayload' | null = null;
+/** While set, a run that marked its event failed waits before it closes. */
+let closing: Promise<void> | null = null;
 const hold = (real: Activities): Activities => ({
   ...real,
+  markEventFailed: async (id, failure) => {
+    await real.markEventFailed(id, failure);
+    await closing;
+  },
   fetchEvent: async (id) => {
     if (held === 'fetchEvent') await released();
     return real.fetchEvent(id);
@@ -133,5 +140,63 @@ describe('giving an event up for good', () => {
     expect((await h.temporal.workflow.getHandle(eventWorkflowId(id)).describe()).status.name).toBe(
       'TERMINATED',
     );
+  });
+});
+
+describe('reprocess asks Temporal a bounded number of times', () => {
+  /** An event failed by validation whose run has not closed yet, until `release()`. */
+  async function failedWhileClosing() {
+    let release!: () => void;
+    closing = new Promise<void>((r) => (release = r));
+    const res = await h.request('POST', '/api/v1/events', {
+      token: user.token,
+      body: {
+        event_name: 'stuck',
+        event_type: 'test',
+        payload: { a: { b: { c: { d: { e: { f: { g: { h: { i: { j: { k: 1 } } } } } } } } } } },
+      },
+    });
+    const id = res.body.event_id as string;
+    await h.waitForEvent(user.token, id, ['failed']);
+    const handle = h.temporal.workflow.getHandle(eventWorkflowId(id));
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    return { id, handle, release };
+  }
+
+  // The outbox's own calls (its running count, the start it makes afterwards) are not the request's.
+  const OUTBOX_CALLS = ['countWorkflowExecutions', 'startWorkflowExecution'];
+
+  it('makes at most two calls for a failed event whose run stays open', async () => {
+    const { id, release } = await failedWhileClosing();
+    const calls = countTemporalCalls(h.temporal);
+    try {
+      const res = await reprocess(id);
+      // One describe, one long poll for the close event; the run stayed open: nothing started.
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ event_id: id, status: 'failed' });
+      expect(calls.excluding(...OUTBOX_CALLS)).toBeLessThanOrEqual(2);
+      expect(calls.calls.describeWorkflowExecution).toBe(1);
+    } finally {
+      calls.restore();
+      release();
+      closing = null;
+    }
+  });
+
+  it('starts a new run as soon as the closing run closes, with the same two calls', async () => {
+    const { id, handle, release } = await failedWhileClosing();
+    const calls = countTemporalCalls(h.temporal);
+    try {
+      const answer = reprocess(id);
+      setTimeout(release, 500);
+      const res = await answer;
+      expect(res.status).toBe(202);
+      expect(calls.excluding(...OUTBOX_CALLS)).toBeLessThanOrEqual(2);
+      expect((await h.waitForEvent(user.token, id, ['failed'])).attempts).toBe(2);
+      await handle.result().catch(() => undefined);
+    } finally {
+      calls.restore();
+      closing = null;
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Pool, PoolClient } from 'pg';
 import type { Ledger } from './load';
-import { NAMESPACE } from './stack';
+import { withTemporal } from './stack';
 import { say, sleep, tally } from './support';
 
 const UNFINISHED = `status not in ('processed', 'failed')`;
@@ -110,15 +110,6 @@ export async function waitForQuiescence(db: Pool, timeoutSeconds: number) {
   }
 }
 
-async function withTemporal<T>(address: string, use: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
-  try {
-    return await use(new Client({ connection, namespace: NAMESPACE }));
-  } finally {
-    await connection.close();
-  }
-}
-
 /** How many workflows match a visibility query; null if Temporal cannot say. */
 export const countWorkflows = (address: string, query: string): Promise<number | null> =>
   withTemporal(address, async (c) => (await c.workflow.count(query)).count).catch(() => null);
@@ -170,6 +161,8 @@ interface Row {
   has_properties: boolean;
   workflow_id: string;
   attempts: number;
+  user_id: string;
+  message_id: string | null;
 }
 
 /** Compares the ledger with what PostgreSQL (and, for unfinished events, Temporal) holds. */
@@ -184,10 +177,20 @@ export async function check(
     (await db.query<T & object>(sql, params)).rows;
   const rows = await query<Row>(
     `select id, status, processed, processed_at, processing_error, workflow_id, attempts,
-            properties is not null as has_properties
+            user_id, message_id, properties is not null as has_properties
        from events`,
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
+  // A tracking answer names no ids: each message answered 200 is its row by messageId, or lost.
+  const byMessage = new Map<string, Row>(
+    rows.flatMap((r) => (r.message_id ? [[`${r.user_id} ${r.message_id}`, r]] : [])),
+  );
+  const lostMessages: string[] = [];
+  for (const [key, { event }] of ledger.messages) {
+    const row = byMessage.get(key);
+    if (row) ledger.resolve(event, row.id);
+    else lostMessages.push(`message ${key}`);
+  }
   const acceptedIds = [...ledger.seqById.keys()];
   const present = acceptedIds.flatMap((id) => byId.get(id) ?? []);
   const terminal = (r: Row) => r.status === 'processed' || r.status === 'failed';
@@ -219,8 +222,10 @@ export async function check(
   const unacknowledged = rows.filter((r) => !acknowledged.has(r.id));
   // Logical events stored more than once, by the `fault_seq` of their payload.
   const duplicated = await query<{ seq: number; ids: string[] }>(
-    `select (payload->>'fault_seq')::int as seq, array_agg(id::text) as ids from events
-      where payload->>'fault_seq' is not null group by 1 having count(*) > 1`,
+    `select seq, array_agg(id::text) as ids
+       from (select id, coalesce(payload->>'fault_seq', payload->'properties'->>'fault_seq')::int as seq
+               from events) e
+      where seq is not null group by 1 having count(*) > 1`,
   );
   const doubleProcessing = await findDoubleProcessing(db);
   const takenUpTwice = rows
@@ -229,7 +234,7 @@ export async function check(
 
   /** Every broken promise, with a few of its cases as evidence. */
   const found: Record<Exclude<Problem, 'lateWrites'>, unknown[]> = {
-    lost: acceptedIds.filter((id) => !byId.has(id)),
+    lost: [...acceptedIds.filter((id) => !byId.has(id)), ...lostMessages],
     duplicated,
     duplicateKeys: await lines(
       `select user_id || ' ' || idempotency_key as line from events where idempotency_key is not null
@@ -289,7 +294,9 @@ export async function check(
 
   return {
     counts: {
-      accepted: acceptedIds.length,
+      accepted: acceptedIds.length + lostMessages.length,
+      /** Of them, tracking messages (answered 200, found by messageId). */
+      messages: ledger.messages.size,
       processed: present.filter((r) => r.status === 'processed').length,
       failed: present.filter((r) => r.status === 'failed').length,
       // Nothing here reprocesses: a second run means a workflow was started again for an event.

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Pool } from 'pg';
 import { errorMessage } from '../../src/dev/child-process';
 import type { FaultKind, RunPlan } from './plan';
-import type { Postgres, ServiceProcess, Temporal } from './stack';
+import { withTemporal, type Postgres, type ServiceProcess, type Temporal } from './stack';
 import { createRandom, elapsedMs, say, sleep, type Random } from './support';
 
 /** What the injector can break; `db` shows what the worker is doing before killing it. */
@@ -120,7 +120,91 @@ async function strike(
       const down = await outage(3_000, 8_000, () => t.network.restore());
       return `network to PostgreSQL cut (${dropped} sockets reset, new ones refused) for ${down}`;
     }
+    case 'queued-terminate': {
+      // Every worker stops, so the runs started from now on wait in Temporal, picked up by none.
+      struck();
+      const [{ now: since }] = (await t.db.query<{ now: Date }>('select now()')).rows as [
+        { now: Date },
+      ];
+      await Promise.all(t.workers.map((w) => w.pause()));
+      let terminated: string[];
+      try {
+        terminated = await terminateQueuedRuns(t, since);
+      } finally {
+        await Promise.all(t.workers.map((w) => w.start()));
+      }
+      const batches = terminated.filter((id) => id.startsWith('batch-')).length;
+      return `workers stopped; ${terminated.length} runs no worker had picked up terminated (${batches} batches); workers started`;
+    }
+    case 'batch-run-lost': {
+      // A batch run mid-way: its events taken up, some chunks normalized, nothing persisted.
+      let victim: MidwayBatch | undefined;
+      for (const until = Date.now() + 20_000; !victim && Date.now() < until;) {
+        victim = await findMidwayBatch(t.db).catch(() => undefined);
+        if (!victim) await sleep(200);
+      }
+      if (!victim) throw new Error('no batch run was mid-way within 20 s');
+      struck();
+      await withTemporal(t.temporal.address, (client) =>
+        client.workflow.getHandle(victim.workflowId).terminate('fault suite: batch run lost'),
+      );
+      return `batch run ${victim.workflowId} terminated mid-way (${victim.normalized} of ${victim.events} events normalized, none persisted)`;
+    }
   }
+}
+
+/** Most runs one queued-terminate fault terminates. */
+const MAX_QUEUED_TERMINATED = 8;
+
+/**
+ * Waits (up to 15 s) for runs started since `since` to queue up, and terminates those no worker
+ * has picked up: their history holds the start and the first workflow task, nothing more.
+ */
+async function terminateQueuedRuns(t: FaultTargets, since: Date): Promise<string[]> {
+  let ids: string[] = [];
+  for (const until = Date.now() + 15_000; Date.now() < until;) {
+    const { rows } = await t.db
+      .query<{ workflow_id: string }>(
+        `select distinct workflow_id from events where status = 'queued' and updated_at > $1
+          limit $2`,
+        [since, MAX_QUEUED_TERMINATED],
+      )
+      .catch(() => ({ rows: [] }));
+    ids = rows.map((r) => r.workflow_id);
+    if (ids.length >= MAX_QUEUED_TERMINATED) break;
+    await sleep(500);
+  }
+  return withTemporal(t.temporal.address, async (client) => {
+    const terminated: string[] = [];
+    for (const id of ids) {
+      const handle = client.workflow.getHandle(id);
+      const { status, historyLength } = await handle.describe();
+      if (status.name !== 'RUNNING' || historyLength > 2) continue;
+      await handle.terminate('fault suite: run lost while queued');
+      terminated.push(id);
+    }
+    return terminated;
+  });
+}
+
+interface MidwayBatch {
+  workflowId: string;
+  events: number;
+  normalized: number;
+}
+
+/** A batch whose run is under way, with as many chunks normalized as can be found. */
+async function findMidwayBatch(db: Pool): Promise<MidwayBatch | undefined> {
+  const { rows } = await db.query<MidwayBatch>(
+    `select workflow_id as "workflowId", count(*)::int as events,
+            count(*) filter (where properties is not null)::int as normalized
+       from events
+      where status = 'processing' and batch_id is not null and workflow_id = 'batch-' || batch_id
+      group by workflow_id
+      order by count(*) filter (where properties is not null) > 0 desc, count(*) desc
+      limit 1`,
+  );
+  return rows[0];
 }
 
 async function countProcessing(db: Pool): Promise<number> {

@@ -10,11 +10,22 @@ const BACKOFF_MS = [200, 5_000] as const;
 /** As common analytics SDKs: a service that holds a request longer sees it twice. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /**
- * Requests of one event; the rest are batches. About one event in fourteen comes alone: each is a
- * workflow of its own, and a shared 2-core machine runs only a few of them a second.
+ * What each request is, by share of requests: REST single events and batches, and tracking
+ * traffic as analytics SDKs send it, a browser's one message per `POST /v1/track` and
+ * analytics-node's batches of 15 per `POST /v1/batch`. About one event in twenty is a REST
+ * single: each is a workflow of its own, and a shared 2-core machine runs only a few of them a
+ * second (tracking messages are grouped into batches by the service).
  */
-const SINGLE_SHARE = 0.8;
+const REQUEST_MIX = [
+  ['single', 0.5],
+  ['batch', 0.15],
+  ['track', 0.25],
+  ['tracking-batch', 0.1],
+] as const;
+type RequestKind = (typeof REQUEST_MIX)[number][0];
 const BATCH_SIZE = [25, 75] as const;
+/** analytics-node's default `flushAt`. */
+const TRACKING_BATCH_SIZE = 15;
 /** Share of requests sent twice, the second copy HEDGE_DELAY_MS after the first. */
 const HEDGE_SHARE = 0.04;
 const HEDGE_DELAY_MS = [0, 300] as const;
@@ -31,7 +42,8 @@ const NAMES = [
 
 /**
  * One event as the client means it: retries carry the same `seq` (stored in the payload as
- * `fault_seq`, so duplicates can be found by it) and key. An invalid one must end `failed`.
+ * `fault_seq`, or in a tracking message's properties, so duplicates can be found by it) and key
+ * (a tracking message's `messageId`). An invalid one must end `failed`.
  */
 type LogicalEvent = ReturnType<ReturnType<typeof createEventFactory>>;
 
@@ -46,7 +58,7 @@ function createEventFactory(random: Random, runId: string) {
   // An object `levels` deep; 10 is the most a valid payload may nest.
   const nested = (levels: number): unknown =>
     levels === 1 ? { leaf: true } : { next: nested(levels - 1) };
-  return () => {
+  return (tracking = false) => {
     seq++;
     const valid = !random.chance(INVALID_SHARE);
     const [eventName, eventType] = random.pick(NAMES).split(' ') as [string, string];
@@ -56,8 +68,11 @@ function createEventFactory(random: Random, runId: string) {
       duration: random.int(0, 600),
       at: '2025-12-18T12:30:00+02:00',
     };
-    if (!valid) payload.deep = nested(10);
-    else if (random.chance(0.2)) payload.deep = nested(9);
+    // A tracking message's properties sit one level below its payload's top.
+    const limit = tracking ? 8 : 9;
+    if (!valid) payload.deep = nested(limit + 1);
+    else if (random.chance(0.2)) payload.deep = nested(limit);
+    const timestamp = random.chance(0.3) ? new Date().toISOString() : undefined;
     return {
       seq,
       valid,
@@ -66,7 +81,17 @@ function createEventFactory(random: Random, runId: string) {
         event_name: eventName,
         event_type: eventType,
         payload,
-        ...(random.chance(0.3) ? { timestamp: new Date().toISOString() } : {}),
+        ...(timestamp ? { timestamp } : {}),
+      },
+      /** The same event as analytics.js or analytics-node sends it. */
+      message: {
+        type: 'track',
+        event: eventName,
+        anonymousId: `anon-${random.int(1, 50)}`,
+        messageId: `${runId}-${seq}`,
+        properties: payload,
+        context: { library: { name: 'analytics.js', version: 'npm:next-1.84.3' } },
+        ...(timestamp ? { timestamp } : {}),
       },
     };
   };
@@ -77,6 +102,11 @@ const newClientFigures = () => ({
   requests: 0,
   singleRequests: 0,
   batchRequests: 0,
+  /** Tracking requests: one message per `POST /v1/track`, or 15 per `POST /v1/batch`. */
+  trackRequests: 0,
+  trackingBatchRequests: 0,
+  /** Tracking messages answered 200: stored, and to be found by their messageId. */
+  messagesAccepted: 0,
   attempts: 0,
   retries: 0,
   hedged: 0,
@@ -101,6 +131,11 @@ export class Ledger {
   /** Which logical event each id was given for; an id named for two events is a mix-up. */
   readonly seqById = new Map<string, number>();
   readonly mixups: string[] = [];
+  /**
+   * Tracking messages answered 200, by `<user id> <messageId>`: the answer names no id, so the
+   * check finds each by its messageId.
+   */
+  readonly messages = new Map<string, { event: LogicalEvent; userId: string }>();
   readonly client = newClientFigures();
   private readonly file;
 
@@ -109,6 +144,28 @@ export class Ledger {
   }
 
   accept(event: LogicalEvent, userId: string, id: string, status: number): void {
+    this.resolve(event, id);
+    const line = { seq: event.seq, id, valid: event.valid, user: userId, status };
+    this.file.write(`${JSON.stringify(line)}\n`);
+  }
+
+  /** A tracking message answered 200 (a retried one may be answered again: it counts once). */
+  acceptMessage(event: LogicalEvent, userId: string): void {
+    const key = `${userId} ${event.message.messageId}`;
+    if (this.messages.has(key)) return;
+    this.messages.set(key, { event, userId });
+    this.client.messagesAccepted++;
+    const line = {
+      seq: event.seq,
+      messageId: event.message.messageId,
+      valid: event.valid,
+      user: userId,
+    };
+    this.file.write(`${JSON.stringify(line)}\n`);
+  }
+
+  /** Records `id` as the row of `event`: from an answer, or a tracking message's row. */
+  resolve(event: LogicalEvent, id: string): void {
     const known = this.seqById.get(id);
     if (known !== undefined && known !== event.seq) {
       this.mixups.push(`${id} answered for events ${known} and ${event.seq}`);
@@ -117,8 +174,6 @@ export class Ledger {
     const entry = this.accepted.get(event.seq) ?? { valid: event.valid, ids: new Set<string>() };
     entry.ids.add(id);
     this.accepted.set(event.seq, entry);
-    const line = { seq: event.seq, id, valid: event.valid, user: userId, status };
-    this.file.write(`${JSON.stringify(line)}\n`);
   }
 
   close(): Promise<void> {
@@ -150,30 +205,51 @@ export async function runLoad(
   const pace = pacer(plan.targetEvents, plan.loadSeconds, () => client.eventsSent);
 
   const send = async (): Promise<void> => {
-    const single = random.chance(SINGLE_SHARE);
-    const events = Array.from({ length: single ? 1 : random.int(...BATCH_SIZE) }, nextEvent);
+    const kind = pickKind(random);
+    const size = {
+      single: 1,
+      batch: random.int(...BATCH_SIZE),
+      track: 1,
+      'tracking-batch': TRACKING_BATCH_SIZE,
+    }[kind];
+    const tracking = kind === 'track' || kind === 'tracking-batch';
+    const events = Array.from({ length: size }, () => nextEvent(tracking));
     client.eventsSent += events.length;
     await pace(events.length);
     const user = random.pick(opts.users);
-    // Single events carry their key in the header or the body, so both ways are exercised.
-    const keyInHeader = single && random.chance(0.5);
-    const withKey = (e: LogicalEvent) =>
-      keyInHeader ? e.body : { ...e.body, idempotency_key: e.key };
     const baseUrl = opts.baseUrls[client.requests % opts.baseUrls.length]!;
-    const [route, body] = single
-      ? ['events', withKey(events[0]!)]
-      : ['events/batch', { events: events.map(withKey), sent_at: new Date().toISOString() }];
-    const request = new Request(`${baseUrl}/api/v1/${route}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-      headers: {
-        authorization: `Bearer ${user.token}`,
-        'content-type': 'application/json',
-        ...(keyInHeader ? { 'Idempotency-Key': events[0]!.key } : {}),
-      },
-    });
+    const request = tracking
+      ? trackingRequest(baseUrl, kind, events, user)
+      : restRequest(baseUrl, kind, events, user, random);
     client.requests++;
-    client[single ? 'singleRequests' : 'batchRequests']++;
+    client[
+      (
+        {
+          single: 'singleRequests',
+          batch: 'batchRequests',
+          track: 'trackRequests',
+          'tracking-batch': 'trackingBatchRequests',
+        } as const
+      )[kind]
+    ]++;
+
+    /** What a success answer says of the events: each REST event's id, or a stored request. */
+    const accepted = (answer: { status: number; body: any }): string | undefined => {
+      if (tracking) {
+        if (answer.status !== 200 || answer.body?.success !== true) {
+          return `${answer.status} without success: ${preview(answer.body)}`;
+        }
+        for (const e of events) ledger.acceptMessage(e, user.id);
+        return undefined;
+      }
+      if (answer.status === 200) client.replays++;
+      const ids: unknown = kind === 'single' ? [answer.body?.event_id] : answer.body?.event_ids;
+      if (!Array.isArray(ids) || ids.length !== events.length || !ids.every(isString)) {
+        return `${answer.status} without ids: ${preview(answer.body)}`;
+      }
+      ids.forEach((id, i) => ledger.accept(events[i]!, user.id, id, answer.status));
+      return undefined;
+    };
 
     /** Sends until answered 200/202, rejected, or the retry budget runs out. */
     const deliver = async (isResend: boolean): Promise<void> => {
@@ -183,12 +259,8 @@ export async function runLoad(
         if (attempt > 1 || isResend) client.retries++;
         const answer = await post(request);
         if (answer.status === 202 || answer.status === 200) {
-          if (answer.status === 200) client.replays++;
-          const ids: unknown = single ? [answer.body?.event_id] : answer.body?.event_ids;
-          if (!Array.isArray(ids) || ids.length !== events.length || !ids.every(isString)) {
-            return reject(`${answer.status} without ids: ${preview(answer.body)}`);
-          }
-          ids.forEach((id, i) => ledger.accept(events[i]!, user.id, id, answer.status));
+          const wrong = accepted(answer);
+          if (wrong) reject(wrong);
           return;
         }
         const cause = answer.status === 0 ? answer.body : `HTTP ${answer.status}`;
@@ -223,7 +295,8 @@ export async function runLoad(
   };
 
   const more = (): boolean => client.eventsSent < plan.targetEvents || !opts.faultsDone();
-  const sent = () => `${client.eventsSent} events sent, ${ledger.seqById.size} accepted`;
+  const sent = () =>
+    `${client.eventsSent} events sent, ${ledger.seqById.size + ledger.messages.size} accepted`;
   const progress = setInterval(() => say(`load: ${sent()}, ${client.retries} retries`), 15_000);
   await Promise.all(
     Array.from({ length: plan.clients }, async () => {
@@ -233,6 +306,70 @@ export async function runLoad(
   await ledger.close();
   say(`load done: ${sent()}; waiting for quiescence`);
   return ledger;
+}
+
+function pickKind(random: Random): RequestKind {
+  let r = random.next();
+  for (const [kind, share] of REQUEST_MIX) {
+    if (r < share) return kind;
+    r -= share;
+  }
+  return REQUEST_MIX[0][0];
+}
+
+/**
+ * A REST request: one event (its key in the `Idempotency-Key` header or the body, so both ways
+ * are exercised) or a batch, with idempotency keys so that a retry cannot make a second event.
+ */
+function restRequest(
+  baseUrl: string,
+  kind: 'single' | 'batch',
+  events: LogicalEvent[],
+  user: LoadUser,
+  random: Random,
+): Request {
+  const single = kind === 'single';
+  const keyInHeader = single && random.chance(0.5);
+  const withKey = (e: LogicalEvent) =>
+    keyInHeader ? e.body : { ...e.body, idempotency_key: e.key };
+  const [route, body] = single
+    ? ['events', withKey(events[0]!)]
+    : ['events/batch', { events: events.map(withKey), sent_at: new Date().toISOString() }];
+  return new Request(`${baseUrl}/api/v1/${route}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: {
+      authorization: `Bearer ${user.token}`,
+      'content-type': 'application/json',
+      ...(keyInHeader ? { 'Idempotency-Key': events[0]!.key } : {}),
+    },
+  });
+}
+
+/**
+ * Tracking traffic as the SDKs send it: the write key (the user's token) as the Basic-auth user
+ * name; a browser's single message as `text/plain` (analytics.js spares itself a CORS
+ * preflight), analytics-node's batch as JSON. A retry repeats the messageIds.
+ */
+function trackingRequest(
+  baseUrl: string,
+  kind: 'track' | 'tracking-batch',
+  events: LogicalEvent[],
+  user: LoadUser,
+): Request {
+  const sentAt = new Date().toISOString();
+  const single = kind === 'track';
+  const body = single
+    ? { ...events[0]!.message, sentAt }
+    : { batch: events.map((e) => e.message), sentAt };
+  return new Request(`${baseUrl}/v1/${single ? 'track' : 'batch'}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: {
+      authorization: `Basic ${Buffer.from(`${user.token}:`).toString('base64')}`,
+      'content-type': single ? 'text/plain' : 'application/json',
+    },
+  });
 }
 
 /**

@@ -11,6 +11,8 @@ const MIX = {
   'postgres-cut': [3, 1],
   'postgres-stall': [3, 1],
   'api-kill': [4, 1],
+  'queued-terminate': [2, 1],
+  'batch-run-lost': [2, 1],
 } satisfies Record<string, [full: number, quick: number]>;
 export type FaultKind = keyof typeof MIX;
 export const FAULT_KINDS = Object.keys(MIX) as FaultKind[];

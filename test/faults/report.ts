@@ -93,7 +93,14 @@ export async function report(fig: Figures, dir: string, runDir: string): Promise
     ['taken up by 2+ workflow runs', e.takenUpTwice],
     ['rows nobody acknowledged', e.unacknowledgedRows],
     ['rows in database', e.rowsInDatabase],
-    ['requests (single / batch)', `${c.requests} (${c.singleRequests} / ${c.batchRequests})`],
+    [
+      'requests (single / batch / track / tracking batch)',
+      `${c.requests} (${c.singleRequests} / ${c.batchRequests} / ${c.trackRequests} / ${c.trackingBatchRequests})`,
+    ],
+    [
+      '  tracking messages answered 200',
+      `${c.messagesAccepted} (${e.messages} found by messageId)`,
+    ],
     ['client retries', c.retries],
     ['  causes', list(c.failuresByCause) || '-'],
     ['requests sent twice at once', c.hedged],

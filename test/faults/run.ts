@@ -185,6 +185,10 @@ function serviceEnvironment(databaseUrl: string, temporalAddress: string, taskQu
     // big ones take in production: 4 to 11 chunks, and continue-as-new past about 55 events.
     BATCH_CHUNK_MAX_EVENTS: '7',
     BATCH_HISTORY_EVENT_LIMIT: '100',
+    // Runs the faults terminate leave their events queued or processing: the sweeper looks at
+    // events unchanged for 15 s, so they get a new run well within the wait for quiescence.
+    RUN_SWEEP_INTERVAL_MS: '2000',
+    RUN_SWEEP_STALE_MS: '15000',
     SHUTDOWN_GRACE_MS: '5000',
     // The worker's metrics endpoints default to fixed ports other runs may hold.
     WORKER_METRICS_PORT: '0',

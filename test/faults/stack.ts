@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import {
   findFreePort,
   isPortFree,
@@ -91,6 +91,19 @@ export async function startTemporal(dbFilename: string, logFile: string) {
 }
 export type Temporal = Awaited<ReturnType<typeof startTemporal>>;
 
+/** A client of the suite's own, for the time of `use`. */
+export async function withTemporal<T>(
+  address: string,
+  use: (client: Client) => Promise<T>,
+): Promise<T> {
+  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  try {
+    return await use(new Client({ connection, namespace: NAMESPACE }));
+  } finally {
+    await connection.close();
+  }
+}
+
 /** Whether the process with this pid does its job yet (listens, polls). */
 export type Readiness = (pid: number) => Promise<boolean>;
 
@@ -120,8 +133,17 @@ export class ServiceProcess {
   private planned = false;
   private stopping = false;
   private readonly log: WriteStream;
-  /** `kills` by the injector; `unplannedExits` nobody asked for (crash, exit on a lost dependency). */
-  readonly figures = { starts: 0, kills: 0, unplannedExits: 0, exitReasons: [] as string[] };
+  /**
+   * `kills` and `pauses` (graceful stops) by the injector; `unplannedExits` nobody asked for
+   * (crash, exit on a lost dependency).
+   */
+  readonly figures = {
+    starts: 0,
+    kills: 0,
+    pauses: 0,
+    unplannedExits: 0,
+    exitReasons: [] as string[],
+  };
 
   constructor(
     readonly name: string,
@@ -158,6 +180,13 @@ export class ServiceProcess {
     this.figures.kills++;
     await sleep(pauseMs);
     await this.start();
+  }
+
+  /** A graceful stop (in-flight work gets 15 s before SIGKILL) that `start()` ends. */
+  async pause(): Promise<void> {
+    this.planned = true;
+    await this.proc?.stop();
+    this.figures.pauses++;
   }
 
   /** Graceful stop at the end: in-flight work gets 15 s before SIGKILL. */

@@ -16,8 +16,11 @@ import { runMain } from '../../src/run-main';
  * sends events open loop at `--factor` times that rate for `--seconds`, and waits until every
  * accepted event is done. It checks what a burst must not do:
  *
- * - lose or fail anything: every accepted event ends `processed`, each taken up by one run;
- * - flood the engine: the workflows running in Temporal stay within OUTBOX_MAX_IN_FLIGHT;
+ * - lose or fail anything: every accepted event ends `processed`, each taken up by one run, and
+ *   so does every tracking message answered 200 (sent beside the REST events as analytics SDKs
+ *   send them, some sent twice), stored once by its messageId;
+ * - flood the engine: the workflows running in Temporal, single events and batches (the
+ *   tracking messages' groups), stay within OUTBOX_MAX_IN_FLIGHT;
  * - drain slower than the stack processes: the backlog drains at >= 70% of the measured rate;
  * and reports two targets, which fail the run only with `--strict`: accept p99 under 50 ms
  * while the backlog grows, and peak RSS of the API, worker and Temporal server under a bound.
@@ -36,6 +39,16 @@ const RSS_LIMIT_MB: Record<string, number> = {
 };
 const MAX_IN_FLIGHT = 200;
 const MAX_OPEN_REQUESTS = 256;
+/**
+ * Tracking traffic beside the REST events, as analytics SDKs send it: every third send is also
+ * a browser's `POST /v1/track` (one message), every tenth an analytics-node `POST /v1/batch` of
+ * 15 messages; every twentieth of those is sent again once answered, as an SDK retries a
+ * request whose answer it lost, and must store nothing new.
+ */
+const TRACK_EVERY = 3;
+const TRACKING_BATCH_EVERY = 10;
+const TRACKING_BATCH_SIZE = 15;
+const RESEND_EVERY = 20;
 
 interface Check {
   name: string;
@@ -78,12 +91,17 @@ async function main(): Promise<number> {
     const arrival = rate * factor;
     log(`sending ${arrival.toFixed(0)} events/s for ${seconds} s`);
     const burstUser = await stack.newUser();
+    // Tracking messages have a user of their own, so the REST drain rate stays REST's.
+    const trackUser = await stack.newUser();
     const watch = watchEngine(stack);
-    const sent = await openLoop(stack, burstUser.token, arrival, seconds * 1000);
+    const sent = await openLoop(stack, burstUser.token, trackUser.token, arrival, seconds * 1000);
     const peakRunning = await watch.stop();
     const backlogAtEnd = await countEvents(stack.pg, burstUser.id, `status <> 'processed'`);
     log(
       `accepted ${sent.accepted.length}, refused ${sent.refused} (503), backlog ${backlogAtEnd}, peak running workflows ${peakRunning}`,
+    );
+    log(
+      `tracking: ${sent.messages.size} messages accepted in ${sent.trackingRequests} requests, ${sent.trackingRefused} refused (503), ${sent.resent} resent`,
     );
 
     sampler.setPhase('drain');
@@ -94,6 +112,14 @@ async function main(): Promise<number> {
     const drainSec = (Date.now() - drainStart) / 1000;
     const drainRate = (sent.accepted.length - doneAtStart) / drainSec;
     log(`drained ${sent.accepted.length - doneAtStart} events in ${drainSec.toFixed(1)} s`);
+    await waitForTerminal(stack, trackUser.id, sent.messages.size, drainTimeoutMs);
+    const tracked = await stack.pg.query<{
+      message_id: string;
+      status: string;
+      attempts: number;
+    }>(`select message_id, status, attempts from events where user_id = $1`, [trackUser.id]);
+    const storedIds = new Set(tracked.rows.map((r) => r.message_id));
+    const missing = [...sent.messages].filter((id) => !storedIds.has(id));
 
     const usage = sampler.stop();
     const { rows } = await stack.pg.query<{ status: string; n: number; twice: number }>(
@@ -122,6 +148,16 @@ async function main(): Promise<number> {
         name: 'each taken up by one run',
         ok: rows.every((r) => r.twice === 0),
         detail: `${rows.reduce((n, r) => n + r.twice, 0)} taken up more than once`,
+      },
+      {
+        name: 'every tracking message answered 200 stored once by its messageId, none extra',
+        ok: missing.length === 0 && tracked.rows.length === sent.messages.size,
+        detail: `${tracked.rows.length} rows for ${sent.messages.size} messages, ${missing.length} missing${missing[0] ? ` (e.g. ${missing[0]})` : ''}`,
+      },
+      {
+        name: 'every tracking message processed, each by one run',
+        ok: tracked.rows.every((r) => r.status === 'processed' && r.attempts === 1),
+        detail: `${tracked.rows.filter((r) => r.status !== 'processed').length} not processed, ${tracked.rows.filter((r) => r.attempts > 1).length} taken up more than once`,
       },
       {
         name: `accept p99 under ${ACCEPT_P99_LIMIT_MS} ms during the overload`,
@@ -166,38 +202,73 @@ async function main(): Promise<number> {
   }
 }
 
-/** Sends at `perSec` regardless of answers (open loop), at most MAX_OPEN_REQUESTS at once. */
-async function openLoop(stack: Stack, token: string, perSec: number, durationMs: number) {
+/**
+ * Sends REST events at `perSec` regardless of answers (open loop), with tracking traffic beside
+ * them (see TRACK_EVERY), at most MAX_OPEN_REQUESTS at once.
+ */
+async function openLoop(
+  stack: Stack,
+  token: string,
+  trackToken: string,
+  perSec: number,
+  durationMs: number,
+) {
   const accepted: { id: string; latencyMs: number }[] = [];
+  /** The messageIds of every tracking request answered 200: all stored, by the contract. */
+  const messages = new Set<string>();
   let refused = 0;
+  let trackingRefused = 0;
+  let trackingRequests = 0;
+  let resent = 0;
   let open = 0;
   let dropped = 0;
   const pending: Promise<void>[] = [];
+  const send = (request: () => Promise<void>) => {
+    if (open >= MAX_OPEN_REQUESTS) {
+      dropped++;
+      return;
+    }
+    open++;
+    pending.push(request().finally(() => open--));
+  };
+  const track = (ids: string[], resend: boolean) => async () => {
+    trackingRequests++;
+    const status = await postTracking(stack, trackToken, ids);
+    if (status === 503) {
+      trackingRefused++;
+      return;
+    }
+    if (status !== 200) throw new Error(`POST tracking answered ${status}`);
+    for (const id of ids) messages.add(id);
+    if (!resend) return;
+    // The same request again, as after a lost answer: 200, and nothing new stored.
+    resent++;
+    const again = await postTracking(stack, trackToken, ids);
+    if (again !== 200 && again !== 503) throw new Error(`resent tracking answered ${again}`);
+  };
   const start = Date.now();
   for (let i = 0; ; i++) {
     const due = start + (i * 1000) / perSec;
     if (due - start >= durationMs) break;
     const wait = due - Date.now();
     if (wait > 0) await sleep(wait);
-    if (open >= MAX_OPEN_REQUESTS) {
-      dropped++;
-      continue;
-    }
-    open++;
     const sentAt = performance.now();
-    pending.push(
-      post(stack, token, i).then((res) => {
-        open--;
-        if (res.status === 202)
-          accepted.push({ id: res.id!, latencyMs: performance.now() - sentAt });
-        else if (res.status === 503) refused++;
-        else throw new Error(`POST answered ${res.status}`);
-      }),
-    );
+    send(async () => {
+      const res = await post(stack, token, i);
+      if (res.status === 202) accepted.push({ id: res.id!, latencyMs: performance.now() - sentAt });
+      else if (res.status === 503) refused++;
+      else throw new Error(`POST answered ${res.status}`);
+    });
+    if (i % TRACK_EVERY === 0) send(track([`track-${i}`], false));
+    if (i % TRACKING_BATCH_EVERY === 0) {
+      const n = i / TRACKING_BATCH_EVERY;
+      const ids = Array.from({ length: TRACKING_BATCH_SIZE }, (_, k) => `batch-${i}-${k}`);
+      send(track(ids, n % RESEND_EVERY === 0));
+    }
   }
   await Promise.all(pending);
   if (dropped > 0) log(`the client could not keep up: ${dropped} sends skipped`);
-  return { accepted, refused };
+  return { accepted, refused, messages, trackingRefused, trackingRequests, resent };
 }
 
 async function post(
@@ -212,6 +283,39 @@ async function post(
   });
   const body = (await res.json()) as { event_id?: string };
   return { status: res.status, id: body.event_id };
+}
+
+/**
+ * Tracking messages as analytics SDKs send them: one to `/v1/track` as a browser does
+ * (`text/plain`, to spare a CORS preflight), several to `/v1/batch` as analytics-node does;
+ * the write key (the user's token) as the Basic-auth user name. Returns the status.
+ */
+async function postTracking(stack: Stack, writeKey: string, messageIds: string[]) {
+  const sentAt = new Date().toISOString();
+  const message = (messageId: string, i: number) => ({
+    type: 'track',
+    event: ['Product Viewed', 'Added to Cart', 'Checkout Started'][i % 3],
+    anonymousId: `anon-${i % 100}`,
+    messageId,
+    properties: eventInput(i).payload,
+    context: { library: { name: 'analytics.js', version: 'npm:next-1.84.3' } },
+    timestamp: sentAt,
+  });
+  const single = messageIds.length === 1;
+  const res = await fetch(`${stack.apiOrigin}/v1/${single ? 'track' : 'batch'}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+      'content-type': single ? 'text/plain' : 'application/json',
+    },
+    body: JSON.stringify(
+      single
+        ? { ...message(messageIds[0]!, 0), sentAt }
+        : { batch: messageIds.map(message), sentAt },
+    ),
+  });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 /** Samples the number of running workflows on the service's task queue every second. */

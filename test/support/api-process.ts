@@ -40,7 +40,9 @@ export async function startApiProcess(
       DATABASE_URL: testEnv.databaseUrl,
       TEMPORAL_ADDRESS: testEnv.temporalAddress,
       TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+      // The shared database holds other test files' rows: no process of ours sweeps it.
       OUTBOX_INTERVAL_MS: '0',
+      RUN_SWEEP_INTERVAL_MS: '0',
       ...options.env,
     },
   });

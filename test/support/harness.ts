@@ -7,6 +7,7 @@ import type { Orm } from '../../src/db/orm';
 import { createLogger, type Logger } from '../../src/logger';
 import type { Tracing } from '../../src/tracing';
 import type { Outbox } from '../../src/events/outbox';
+import type { RunSweeper } from '../../src/events/run-sweeper';
 import { createUser } from '../../src/users/user.service';
 import { findFreePort } from '../../src/dev/child-process';
 import { startInProcessService, type InProcessService } from '../../src/dev/in-process-service';
@@ -52,6 +53,12 @@ export interface HarnessOptions {
    * exactly what the API itself starts.
    */
   outboxSweep?: boolean;
+  /**
+   * Sweep for `queued` and `processing` rows whose run is gone (`run-sweeper.ts`), every 200 ms,
+   * for rows unchanged for 500 ms. Off by default: it scans the whole database, so a test that
+   * turns it on has a database of its own.
+   */
+  runSweep?: boolean;
   /** Where the service's log lines go (at LOG_LEVEL), for tests that read them. */
   logDestination?: { write(line: string): void };
   /** Where API and worker log (access log tests); silent, or TEST_LOG_LEVEL, when omitted. */
@@ -100,6 +107,10 @@ export class Harness {
   get outbox(): Outbox {
     return this.service.outbox;
   }
+  /** Finds queued and processing rows whose run is gone; tests run its passes with `sweep()`. */
+  get sweeper(): RunSweeper {
+    return this.service.sweeper;
+  }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const testEnv = readTestEnv();
@@ -114,6 +125,8 @@ export class Harness {
       SHUTDOWN_GRACE_MS: '2000',
       OUTBOX_INTERVAL_MS: options.outboxSweep ? '200' : '0',
       OUTBOX_GRACE_MS: '500',
+      RUN_SWEEP_INTERVAL_MS: options.runSweep ? '200' : '0',
+      RUN_SWEEP_STALE_MS: '500',
       // Test files share a database; admission is tested on a database of its own.
       OUTBOX_MAX_IN_FLIGHT: '100000',
       ...options.env,
