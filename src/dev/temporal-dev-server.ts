@@ -7,6 +7,20 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { errorMessage, isPortFree, StackError, supervise, waitUntilReady } from './child-process';
 
+/**
+ * Dynamic configuration every dev server of ours runs with: task queue fairness, so that one
+ * user's flood of workflows cannot hold back another user's (the service starts each run with
+ * its user as fairness key). A production Temporal needs the same (see docs/deployment.md).
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
+  'matching.useNewMatcher=true',
+  'matching.enableFairness=true',
+];
+
+/** `--dynamic-config-value` arguments of `temporal server start-dev` for the settings above. */
+export const devServerDynamicConfigArgs = (): string[] =>
+  DEV_SERVER_DYNAMIC_CONFIG.flatMap((setting) => ['--dynamic-config-value', setting]);
+
 /** How to run `temporal server start-dev`. */
 export interface TemporalDevServerOptions {
   /** Path of the `temporal` CLI (see `ensureTemporalCli`). */
@@ -71,6 +85,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   if (opts.namespace !== undefined) args.push('--namespace', opts.namespace);
   for (const { name, type } of SEARCH_ATTRIBUTES)
     args.push('--search-attribute', `${name}=${type}`);
+  args.push(...devServerDynamicConfigArgs());
 
   const server = supervise(
     spawn(opts.executable, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }),

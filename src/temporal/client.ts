@@ -1,9 +1,9 @@
 import {
   Client,
+  OperatorService,
+  WorkflowService,
   type ConnectionLike,
   type Metadata,
-  type OperatorService,
-  type WorkflowService,
 } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection } from '@temporalio/worker';
@@ -46,8 +46,14 @@ export class LazyNativeConnection implements ConnectionLike {
   private closed = false;
 
   constructor(private readonly temporal: Config['temporal']) {
-    this.workflowService = this.service((c) => c.workflowService);
-    this.operatorService = this.service((c) => c.operatorService);
+    this.workflowService = this.service(
+      (rpc) => WorkflowService.create(rpc, false, false),
+      (c) => c.workflowService,
+    );
+    this.operatorService = this.service(
+      (rpc) => OperatorService.create(rpc, false, false),
+      (c) => c.operatorService,
+    );
   }
 
   /** Connects now; rejects when Temporal cannot be reached with the configured settings. */
@@ -91,17 +97,24 @@ export class LazyNativeConnection implements ConnectionLike {
   /**
    * A service whose every method connects first, then calls the native connection's own. The
    * call runs within `withDeadline` and friends of that connection (their context is async-local
-   * and follows the await), so deadlines and metadata apply as on a connection made eagerly.
+   * and follows the await), so deadlines and metadata apply as on a connection made eagerly. Its
+   * methods are its own properties, as on the SDK's services, one per RPC of the definition.
    */
-  private service<S extends object>(of: (c: NativeConnection) => S): S {
-    return new Proxy({} as S, {
-      get: (_target, method) => {
-        if (typeof method !== 'string' || method === 'then') return undefined;
-        return async (request: unknown) => {
-          const service = of(await this.connect()) as Record<string, (r: unknown) => unknown>;
-          return service[method]!(request);
-        };
-      },
-    });
+  private service<S extends object>(
+    create: (rpcImpl: () => void) => S,
+    of: (c: NativeConnection) => S,
+  ): S {
+    const service: Record<string, (request: unknown) => Promise<unknown>> = {};
+    // The SDK's service object has one own method per RPC (and `rpcImpl`, `end`, ...).
+    const rpcs = Object.entries(create(() => undefined)).filter(
+      ([name, fn]) => typeof fn === 'function' && name !== 'rpcImpl',
+    );
+    for (const [method] of rpcs) {
+      service[method] = async (request) => {
+        const native = of(await this.connect()) as Record<string, (r: unknown) => unknown>;
+        return native[method]!(request);
+      };
+    }
+    return service as S;
   }
 }

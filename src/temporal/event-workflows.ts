@@ -4,6 +4,7 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
+import type { Priority } from '@temporalio/common';
 import { processEventBatchWorkflow, processEventWorkflow } from '../../workflows';
 import {
   BatchIdKey,
@@ -141,6 +142,7 @@ export function createEventWorkflowStarter(
           workflowId: eventWorkflowId(event.id),
           taskQueue,
           workflowExecutionTimeout,
+          priority: fairAmongUsers(event.userId),
           args: [event.id, policy],
           staticSummary: summary(
             `${event.eventName} (${event.eventType}) from user ${event.userId}`,
@@ -160,6 +162,7 @@ export function createEventWorkflowStarter(
           workflowId: batchWorkflowId(batch.id),
           taskQueue,
           workflowExecutionTimeout,
+          priority: fairAmongUsers(batch.userId),
           args: [batch.id, { policy, batch: batchPolicy, revision: 2 }],
           staticSummary: `batch ${batch.id} from user ${batch.userId}`,
           typedSearchAttributes: [
@@ -186,6 +189,16 @@ export function createEventWorkflowStarter(
  * package is not a direct dependency.
  */
 const CLOSE_EVENT = 2;
+
+/**
+ * Each run's user is its fairness key: a Temporal with task queue fairness on (the dev servers
+ * here; `matching.enableFairness` elsewhere, see docs/deployment.md) hands workers the tasks of
+ * different users in turn, so one user's flood of started workflows cannot hold back another
+ * user's. A Temporal without it dispatches in order, as before. Activities inherit the key.
+ */
+function fairAmongUsers(userId: string): Priority {
+  return { fairnessKey: userId };
+}
 
 /** Temporal documents 200 bytes for a summary; event names and types may be 255 characters each. */
 const SUMMARY_MAX_BYTES = 200;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
+import { devServerDynamicConfigArgs } from '../../src/dev/temporal-dev-server';
 import { findFreePort } from '../../src/dev/child-process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
@@ -46,6 +47,7 @@ async function startTemporal(): Promise<string> {
     server: {
       executable: { type: 'existing-path', path },
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      extraArgs: devServerDynamicConfigArgs(),
       log: { format: 'pretty', level: 'warn' },
     },
   });
