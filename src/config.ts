@@ -74,6 +74,12 @@ const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
+  /**
+   * Longest one statement of the API process may run (PostgreSQL's statement_timeout on its
+   * connections), so that one request, such as one account's listing, cannot hold a pooled
+   * connection for long; past it the request answers 503 `query_timeout`. 0 turns it off.
+   */
+  API_STATEMENT_TIMEOUT_MS: intFrom(0, 3_600_000).default(10_000),
 
   /**
    * Where Temporal is and how to authenticate: read by `@temporalio/envconfig`, as the `temporal`
@@ -172,6 +178,8 @@ export interface Config {
     rateLimitPerMinute: number;
     /** Trust X-Forwarded-* from this many proxies; 0 trusts none. */
     trustProxyHops: number;
+    /** statement_timeout of the API process's database connections; 0 is none. */
+    statementTimeoutMs: number;
   };
   database: { url: string; poolMax: number };
   /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
@@ -254,6 +262,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       bodyBudgetBytes: e.API_BODY_BUDGET_BYTES,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
+      statementTimeoutMs: e.API_STATEMENT_TIMEOUT_MS,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {

@@ -36,6 +36,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('bounds API statements at 10 s by default; 0 turns the bound off', () => {
+    expect(loadConfig({}).api.statementTimeoutMs).toBe(10_000);
+    expect(loadConfig({ API_STATEMENT_TIMEOUT_MS: '0' }).api.statementTimeoutMs).toBe(0);
+    expect(loadConfig({ API_STATEMENT_TIMEOUT_MS: '2500' }).api.statementTimeoutMs).toBe(2500);
+    expect(() => loadConfig({ API_STATEMENT_TIMEOUT_MS: '-1' })).toThrow(
+      /API_STATEMENT_TIMEOUT_MS/,
+    );
+  });
+
   it('rejects a short METRICS_TOKEN and a METRICS_ENABLED that is not a boolean', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: /);
     expect(() => loadConfig({ METRICS_ENABLED: 'maybe' })).toThrow(/METRICS_ENABLED: /);
