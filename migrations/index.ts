@@ -7,6 +7,7 @@ import { Migration20261202000001_queued_status } from './Migration20261202000001
 import { Migration20261202000005_event_subject_ids } from './Migration20261202000005_event_subject_ids';
 import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
 import { Migration20261202170000_drop_events_user_created_index } from './Migration20261202170000_drop_events_user_created_index';
+import { Migration20261206110000_listing_indexes } from './Migration20261206110000_listing_indexes';
 
 /**
  * Every migration, in order. Listed explicitly rather than globbed so that the same list works
@@ -38,5 +39,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261202170000_drop_events_user_created_index',
     class: Migration20261202170000_drop_events_user_created_index,
+  },
+  {
+    name: 'Migration20261206110000_listing_indexes',
+    class: Migration20261206110000_listing_indexes,
   },
 ];
