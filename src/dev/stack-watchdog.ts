@@ -1,0 +1,169 @@
+import { execFile as execFileCallback, spawn } from 'node:child_process';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { StackError } from './child-process';
+
+const execFile = promisify(execFileCallback);
+
+/** Where supervised processes are registered so that they do not outlive their runner. */
+export interface Watchdog {
+  /** Stop `pid` with `signal` should the runner die first. */
+  watch(pid: number, signal: NodeJS.Signals): void;
+  /** `pid` exited, or the runner stopped it. */
+  forget(pid: number): void;
+}
+
+export interface StackWatchdog extends Watchdog {
+  /** Everything was stopped in order: the reaper exits, the record is removed. */
+  close(): Promise<void>;
+}
+
+/** What the record file holds: the runner, and what it started that is still running. */
+interface StackRecord {
+  runner: RecordedProcess;
+  processes: RecordedProcess[];
+}
+
+interface RecordedProcess {
+  pid: number;
+  /** Its command line, which tells it from a later process given the same pid. */
+  command: string;
+  signal?: NodeJS.Signals;
+}
+
+const REAPER_SCRIPT = path.join(__dirname, 'stack-reaper.sh');
+
+/**
+ * Makes what a runner (`npm start`) starts stop when the runner dies, however it dies, with two
+ * guards:
+ * - a reaper (`stack-reaper.sh`, a shell in a session of its own) that stops every watched
+ *   process, once the runner is gone, within `graceSec` seconds: the pipe it reads from the
+ *   runner ends when the runner exits, SIGKILL and a closed terminal included;
+ * - a record of the runner and its processes in `recordFile`, from which the next run stops
+ *   whatever is still running (`stopLeftovers`), should the reaper have been killed too.
+ */
+export async function startStackWatchdog(opts: {
+  recordFile: string;
+  graceSec?: number;
+}): Promise<StackWatchdog> {
+  const reaper = spawn('/bin/sh', [REAPER_SCRIPT, String(opts.graceSec ?? 15)], {
+    detached: true,
+    cwd: '/',
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  // Neither keeps the runner alive; the pipe closes when the runner exits.
+  reaper.unref();
+  const pipe = reaper.stdin as unknown as Socket;
+  pipe.unref();
+  pipe.on('error', () => undefined);
+  const tell = (line: string): void => {
+    if (!pipe.destroyed) pipe.write(`${line}\n`);
+  };
+
+  const record: StackRecord = {
+    runner: { pid: process.pid, command: (await commandOf(process.pid)) ?? '' },
+    processes: [],
+  };
+  await mkdir(path.dirname(opts.recordFile), { recursive: true });
+  // Writes one after the other, each whole (renamed into place), so a crash leaves a record.
+  let writes = Promise.resolve();
+  const save = (): void => {
+    const text = JSON.stringify(record);
+    writes = writes.then(async () => {
+      const partial = `${opts.recordFile}.partial`;
+      await writeFile(partial, text);
+      await rename(partial, opts.recordFile);
+    });
+    writes = writes.catch(() => undefined);
+  };
+  save();
+
+  return {
+    watch(pid, signal) {
+      tell(`watch ${pid} ${signal.replace(/^SIG/, '')}`);
+      const entry: RecordedProcess = { pid, command: '', signal };
+      record.processes.push(entry);
+      void commandOf(pid).then((command) => {
+        entry.command = command ?? '';
+        save();
+      });
+    },
+    forget(pid) {
+      tell(`forget ${pid}`);
+      record.processes = record.processes.filter((p) => p.pid !== pid);
+      save();
+    },
+    async close() {
+      pipe.end();
+      await writes;
+      await rm(opts.recordFile, { force: true });
+    },
+  };
+}
+
+/**
+ * Stops what an earlier run recorded in `recordFile` and left running (its runner was killed,
+ * and its reaper too), so that this run finds its ports free; says what it stops through `log`.
+ *
+ * @throws {@link StackError} when that run's runner is still alive: another `npm start` runs
+ *   from this directory, and stopping its processes would pull them from under it
+ */
+export async function stopLeftovers(recordFile: string, log: (m: string) => void): Promise<void> {
+  const text = await readFile(recordFile, 'utf8').catch(() => null);
+  if (text === null) return;
+  let record: StackRecord;
+  try {
+    record = JSON.parse(text) as StackRecord;
+  } catch {
+    await rm(recordFile, { force: true });
+    return;
+  }
+  if (await isStill(record.runner)) {
+    throw new StackError(
+      `Another \`npm start\` (pid ${record.runner.pid}) is running from this directory. ` +
+        `Stop it first (Ctrl+C in its terminal, or kill ${record.runner.pid}).`,
+    );
+  }
+  const left = [];
+  for (const p of record.processes) if (await isStill(p)) left.push(p);
+  for (const p of left) {
+    log(`Stopping what an earlier run left running: pid ${p.pid} (${p.command.slice(0, 80)})`);
+    signal(p.pid, p.signal ?? 'SIGTERM');
+  }
+  const deadline = Date.now() + 10_000;
+  for (const p of left) {
+    while ((await isStill(p)) && Date.now() < deadline) await delay(200);
+    if (await isStill(p)) signal(p.pid, 'SIGKILL');
+  }
+  for (const p of left) while (await isStill(p)) await delay(100);
+  await rm(recordFile, { force: true });
+}
+
+/** Whether the recorded process still runs: the same pid with the same command line. */
+async function isStill(p: RecordedProcess): Promise<boolean> {
+  return p.command !== '' && (await commandOf(p.pid)) === p.command;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
+/**
+ * The command line of a running process, or null if there is none (an exited one waiting to
+ * be reaped counts as none): /proc where there is one, `ps` elsewhere.
+ */
+export async function commandOf(pid: number): Promise<string | null> {
+  const command =
+    process.platform === 'linux'
+      ? (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')
+      : ((await execFile('ps', ['-o', 'command=', '-p', String(pid)]).catch(() => null))?.stdout ??
+        '');
+  return command.trim() === '' ? null : command.trim();
+}
