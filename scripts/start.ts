@@ -25,7 +25,12 @@ import {
   type Supervised,
 } from '../src/dev/child-process';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
-import { startStackWatchdog, stopLeftovers, type Watchdog } from '../src/dev/stack-watchdog';
+import {
+  onLauncherExit,
+  startStackWatchdog,
+  stopLeftovers,
+  type Watchdog,
+} from '../src/dev/stack-watchdog';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { runMain } from '../src/run-main';
@@ -40,8 +45,8 @@ const KILL_MARGIN_MS = 5_000;
 const FORCE_AFTER_MS = 1_000;
 /** What this run started and is still running, for the next run should this one be killed. */
 const RECORD_FILE = path.join(DATA_DIR, 'npm-start.json');
-/** How often to look whether npm, our parent, is still there. */
-const PARENT_CHECK_MS = 1_000;
+/** How often to look whether npm, which started us, is still there. */
+const LAUNCHER_CHECK_MS = 1_000;
 const API_WAIT_MS = 120_000;
 
 const say = (msg: string): void => console.log(`[start] ${msg}`);
@@ -69,14 +74,13 @@ async function main(): Promise<number> {
         }
       });
     }
-    // npm killed (SIGKILL): no signal reaches us, but we are handed to another parent.
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid === parent || stopRequestedAt !== undefined) return;
+    // npm killed (SIGKILL): no signal reaches us.
+    void onLauncherExit(() => {
+      if (stopRequestedAt !== undefined) return;
       stopRequestedAt = Date.now();
-      say('npm start exited: stopping');
+      say('npm exited: stopping');
       resolve();
-    }, PARENT_CHECK_MS).unref();
+    }, LAUNCHER_CHECK_MS);
   });
 
   // A run before this one, killed with its watchdog, may have left its processes running.

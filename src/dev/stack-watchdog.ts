@@ -156,6 +156,46 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /**
+ * Calls `gone` once whoever launched this process has exited: its parent and, under `npm
+ * start`, npm itself, which runs a script through a shell that stays when npm is killed. A
+ * process whose parent dies is not told (no signal, a new parent), so this looks every
+ * `intervalMs`.
+ */
+export async function onLauncherExit(gone: () => void, intervalMs = 1_000): Promise<void> {
+  const parent = process.ppid;
+  const launchers: RecordedProcess[] = [{ pid: parent, command: (await commandOf(parent)) ?? '' }];
+  const underNpm = process.env.npm_lifecycle_event !== undefined;
+  if (underNpm && /^(\S*\/)?(sh|bash|dash|zsh)\s+-c\s/.test(launchers[0]!.command)) {
+    const npm = await parentOf(parent);
+    if (npm !== null) launchers.push({ pid: npm, command: (await commandOf(npm)) ?? '' });
+  }
+  const timer = setInterval(() => {
+    void (async () => {
+      const alive = await Promise.all(
+        launchers.map(async (l) => (l.pid === parent ? process.ppid === parent : isStill(l))),
+      );
+      if (alive.every(Boolean)) return;
+      clearInterval(timer);
+      gone();
+    })();
+  }, intervalMs);
+  timer.unref();
+}
+
+/** The parent of a running process, or null. */
+async function parentOf(pid: number): Promise<number | null> {
+  if (process.platform === 'linux') {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // "pid (command) state ppid ...": the command may hold spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) && ppid > 0 ? ppid : null;
+  }
+  const ps = await execFile('ps', ['-o', 'ppid=', '-p', String(pid)]).catch(() => null);
+  const ppid = Number(ps?.stdout.trim());
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : null;
+}
+
+/**
  * The command line of a running process, or null if there is none (an exited one waiting to
  * be reaped counts as none): /proc where there is one, `ps` elsewhere.
  */
