@@ -48,18 +48,16 @@ export async function recordSharedEntry(
  * cluster whose project data directory is gone (the clone was removed, or the directory
  * deleted to start over) and that no server runs on; a copy of the binaries whose source is
  * gone or has changed (an upgrade, another `npm ci`). Entries without a record (made before
- * records were kept) are left alone, as is `keep`.
+ * records were kept) are left alone.
  */
 export async function removeUnwantedSharedEntries(
   root: string,
   log: (m: string) => void,
-  keep?: string,
 ): Promise<void> {
   const names = await readdir(root).catch(() => [] as string[]);
   for (const name of names) {
     if (!name.endsWith('.source')) continue;
     const entry = name.slice(0, -'.source'.length);
-    if (entry === keep) continue;
     const record = await readRecord(path.join(root, name));
     // A record half written when its writer died: what it was made for is unknown.
     if (!record) continue;

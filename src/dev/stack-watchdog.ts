@@ -17,6 +17,8 @@ export interface Watchdog {
 }
 
 export interface StackWatchdog extends Watchdog {
+  /** The reaper's pid (see `stack-reaper.sh`). */
+  readonly reaperPid: number;
   /** Everything was stopped in order: the reaper exits, the record is removed. */
   close(): Promise<void>;
 }
@@ -29,7 +31,13 @@ interface StackRecord {
 
 interface RecordedProcess {
   pid: number;
-  /** Its command line, which tells it from a later process given the same pid. */
+  /**
+   * When it started, by the system's clock: what tells it from a later process given the same
+   * pid. Not its command line, which changes when it execs another program (a shim that runs
+   * the real `temporal` does); empty while not yet known.
+   */
+  started: string;
+  /** Its command line when it was recorded, to say what is stopped. */
   command: string;
   signal?: NodeJS.Signals;
 }
@@ -64,7 +72,7 @@ export async function startStackWatchdog(opts: {
   };
 
   const record: StackRecord = {
-    runner: { pid: process.pid, command: (await commandOf(process.pid)) ?? '' },
+    runner: await identify(process.pid),
     processes: [],
   };
   await mkdir(path.dirname(opts.recordFile), { recursive: true });
@@ -82,12 +90,13 @@ export async function startStackWatchdog(opts: {
   save();
 
   return {
+    reaperPid: reaper.pid!,
     watch(pid, signal) {
       tell(`watch ${pid} ${signal.replace(/^SIG/, '')}`);
-      const entry: RecordedProcess = { pid, command: '', signal };
+      const entry: RecordedProcess = { pid, started: '', command: '', signal };
       record.processes.push(entry);
-      void commandOf(pid).then((command) => {
-        entry.command = command ?? '';
+      void identify(pid).then((known) => {
+        Object.assign(entry, { started: known.started, command: known.command });
         save();
       });
     },
@@ -142,9 +151,14 @@ export async function stopLeftovers(recordFile: string, log: (m: string) => void
   await rm(recordFile, { force: true });
 }
 
-/** Whether the recorded process still runs: the same pid with the same command line. */
+/** Whether the recorded process still runs: the same pid, started at the same time. */
 async function isStill(p: RecordedProcess): Promise<boolean> {
-  return p.command !== '' && (await commandOf(p.pid)) === p.command;
+  return p.started !== '' && (await startedAt(p.pid)) === p.started;
+}
+
+async function identify(pid: number): Promise<RecordedProcess> {
+  const [started, command] = await Promise.all([startedAt(pid), commandOf(pid)]);
+  return { pid, started: started ?? '', command: command ?? '' };
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -163,11 +177,11 @@ function signal(pid: number, sig: NodeJS.Signals): void {
  */
 export async function onLauncherExit(gone: () => void, intervalMs = 1_000): Promise<void> {
   const parent = process.ppid;
-  const launchers: RecordedProcess[] = [{ pid: parent, command: (await commandOf(parent)) ?? '' }];
+  const launchers: RecordedProcess[] = [await identify(parent)];
   const underNpm = process.env.npm_lifecycle_event !== undefined;
   if (underNpm && /^(\S*\/)?(sh|bash|dash|zsh)\s+-c\s/.test(launchers[0]!.command)) {
     const npm = await parentOf(parent);
-    if (npm !== null) launchers.push({ pid: npm, command: (await commandOf(npm)) ?? '' });
+    if (npm !== null) launchers.push(await identify(npm));
   }
   const timer = setInterval(() => {
     void (async () => {
@@ -184,15 +198,33 @@ export async function onLauncherExit(gone: () => void, intervalMs = 1_000): Prom
 
 /** The parent of a running process, or null. */
 async function parentOf(pid: number): Promise<number | null> {
-  if (process.platform === 'linux') {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    // "pid (command) state ppid ...": the command may hold spaces and parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return Number.isInteger(ppid) && ppid > 0 ? ppid : null;
-  }
-  const ps = await execFile('ps', ['-o', 'ppid=', '-p', String(pid)]).catch(() => null);
-  const ppid = Number(ps?.stdout.trim());
+  const ppid = Number(
+    process.platform === 'linux'
+      ? (await procStat(pid))?.[1]
+      : (await execFile('ps', ['-o', 'ppid=', '-p', String(pid)]).catch(() => null))?.stdout.trim(),
+  );
   return Number.isInteger(ppid) && ppid > 0 ? ppid : null;
+}
+
+/**
+ * When a running process started (clock ticks since boot on Linux, `ps`'s start time
+ * elsewhere), or null if there is none: an exited one waiting to be reaped counts as none.
+ */
+async function startedAt(pid: number): Promise<string | null> {
+  if (process.platform === 'linux') {
+    const fields = await procStat(pid);
+    return fields && fields[0] !== 'Z' ? (fields[19] ?? null) : null;
+  }
+  const ps = await execFile('ps', ['-o', 'stat=,lstart=', '-p', String(pid)]).catch(() => null);
+  const [state, ...start] = (ps?.stdout.trim() ?? '').split(/\s+/);
+  return state && !state.startsWith('Z') ? start.join(' ') : null;
+}
+
+/** /proc/<pid>/stat from its third field (the state) on, or null. */
+async function procStat(pid: number): Promise<string[] | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  // "pid (command) state ppid ...": the command may hold spaces and parentheses.
+  return stat === null ? null : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
