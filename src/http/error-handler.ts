@@ -1,7 +1,6 @@
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import { summarizeDatabaseError } from '../db/safe-errors';
-import type { DatabaseErrorSummary } from '../db/safe-errors';
+import { summarizeDatabaseError, type DatabaseErrorSummary } from '../db/safe-errors';
 import {
   AppError,
   DatabaseConflictError,
@@ -91,7 +90,6 @@ export function errorHandler(logger: Logger): Middleware {
  * is the service's, 500.
  */
 function databaseAnswer(db: DatabaseErrorSummary): AppError {
-  const condition = db.fields.sqlstate ? db.reason.replace(/^database error: /, '') : db.reason;
   switch (db.kind) {
     case 'unavailable':
       return new ServiceUnavailableError('The database is unavailable; retry later');
@@ -101,7 +99,7 @@ function databaseAnswer(db: DatabaseErrorSummary): AppError {
       return new DatabaseConflictError();
     case 'invalid_value':
       return new RequestValidationError(
-        `The database refused a value of this request (${condition}); check the request's values`,
+        `The database refused a value of this request (${db.reason.replace(/^database error: /, '')}); check the request's values`,
       );
     case 'defect':
       return new InternalError();
