@@ -70,6 +70,7 @@ export function createApp({
     createEventService({
       outbox,
       maxBacklog: config.admission.maxBacklog,
+      listStatementTimeoutMs: config.api.listStatementTimeoutMs,
       workflows: createEventWorkflowStarter(temporal, config),
       logger,
     }),

@@ -104,10 +104,9 @@ export class ServiceUnavailableError extends AppError {
 }
 
 /**
- * Answered when a database statement of the request ran past the API's statement timeout
- * (`API_STATEMENT_TIMEOUT_MS`): the database is fine, this request asked too much of it at
- * once (a listing whose filters match few of very many events, or a very large batch under
- * load). Not an outage, so it has a code of its own.
+ * Answered when a statement of the request ran past its statement timeout (the listing's,
+ * `LIST_STATEMENT_TIMEOUT_MS`) or was cancelled: the database is fine, this request asked too
+ * much of it at once. Not an outage, so it has a code of its own.
  */
 export class QueryTimeoutError extends ServiceUnavailableError {
   override readonly code = 'query_timeout';

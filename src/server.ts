@@ -16,10 +16,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { process: 'api' });
   const tracing = startTracing(config.tracing, 'api');
   if (tracing) traceQueries(tracing.tracer);
-  const orm = await createOrm({
-    ...config.database,
-    statementTimeoutMs: config.api.statementTimeoutMs,
-  });
+  const orm = await createOrm(config.database);
   const temporal = createTemporalClient(config.temporal, { tracing: tracing !== undefined });
   const metrics = createApiMetrics();
   const outbox = startConfiguredOutbox({

@@ -48,15 +48,8 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
     for (const step of stops.reverse().splice(0)) await step();
   };
   try {
-    // The worker's and the API's own pools, as in their processes: only the API's statements
-    // have a timeout.
     const orm = await createOrm(config.database);
     stops.push(() => orm.close(true));
-    const apiOrm = await createOrm({
-      ...config.database,
-      statementTimeoutMs: config.api.statementTimeoutMs,
-    });
-    stops.push(() => apiOrm.close(true));
     const connection = await NativeConnection.connect(connectionOptions(config.temporal));
     stops.push(() => connection.close());
     let worker: Worker | undefined;
@@ -81,16 +74,9 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
       { tracing: opts.tracing !== undefined },
     );
     stops.push(() => temporal.connection.close());
-    const outbox = startConfiguredOutbox({ config, orm: apiOrm, temporal, logger });
+    const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
     stops.push(() => outbox.stop());
-    const app = createApp({
-      config,
-      orm: apiOrm,
-      temporal,
-      logger,
-      outbox,
-      tracer: opts.tracing?.tracer,
-    });
+    const app = createApp({ config, orm, temporal, logger, outbox, tracer: opts.tracing?.tracer });
     const server: Server = await listen(app, 0, '127.0.0.1');
     stops.push(
       () =>

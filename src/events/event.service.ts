@@ -28,6 +28,7 @@ import type {
   AcceptedEvent,
   CreateBatchBody,
   CreateEventBody,
+  ListEventsQuery,
 } from './event.schemas';
 import { batchFingerprint, eventFingerprint } from './request-fingerprint';
 
@@ -65,6 +66,8 @@ export interface EventServiceDeps {
   logger: Logger;
   /** Stored-but-unstarted events beyond which new ones are refused for now; 0 = no bound. */
   maxBacklog: number;
+  /** statement_timeout of the listing (see `event-list.ts`); 0 = none. */
+  listStatementTimeoutMs?: number;
 }
 
 /**
@@ -73,7 +76,13 @@ export interface EventServiceDeps {
  * (see `outbox.ts`). The row is the source of truth and PostgreSQL the durable queue: whatever
  * happens to the process after the commit, the outbox's sweep starts what is left.
  */
-export function createEventService({ outbox, maxBacklog, workflows, logger }: EventServiceDeps) {
+export function createEventService({
+  outbox,
+  maxBacklog,
+  workflows,
+  logger,
+  listStatementTimeoutMs = 0,
+}: EventServiceDeps) {
   /** Refuses new events while more are stored than can be processed in reasonable time. */
   function admit(): void {
     if (maxBacklog === 0) return;
@@ -289,7 +298,8 @@ export function createEventService({ outbox, maxBacklog, workflows, logger }: Ev
     },
 
     /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */
-    list: listEvents,
+    list: (em: EntityManager, user: User, query: ListEventsQuery) =>
+      listEvents(em, user, query, listStatementTimeoutMs),
 
     /**
      * Starts a new processing run of an event that has none: a failed one, after a fix, or one

@@ -35,6 +35,9 @@ afterEach(() => {
   expect(errors).toEqual([]);
 });
 
+/** Each property takes seconds on an idle machine; the bound leaves room for a loaded one. */
+const PROPERTY_TIMEOUT_MS = 180_000;
+
 /** Every field the spec names, and some it does not. */
 const FIELDS = [
   'type',
@@ -120,82 +123,94 @@ const inRange = (seconds: number | null) =>
   (seconds * 1000 >= EARLIEST_DATE.getTime() && seconds * 1000 <= LATEST_DATE.getTime());
 
 describe('any JSON value in any field of a message', () => {
-  it('a batch answers 200 and keeps every message: accepted, or stored failed with why', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...FIELDS),
-        fc.option(anyJson(3), { nil: undefined, freq: 8 }),
-        async (field, value) => {
-          const user = await h.createUser();
-          const fuzzed = messageText(field, value);
-          const res = await post(
-            '/v1/batch',
-            `{"batch":[${fuzzed},${messageText(null, undefined)}]}`,
-            user,
-          );
-          expect({ fuzzed, status: res.status }).toEqual({ fuzzed, status: 200 });
-          const rows = await stored(user);
-          expect(rows).toHaveLength(2);
-          for (const row of rows) {
-            if (row.status === 'failed')
-              expect(row.processing_error).toMatch(/^validation_error: /);
-            else expect(row.status).toMatch(/^(received|queued)$/);
-          }
-        },
-      ),
-      propertyParams(150),
-    );
-  });
+  it(
+    'a batch answers 200 and keeps every message: accepted, or stored failed with why',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...FIELDS),
+          fc.option(anyJson(3), { nil: undefined, freq: 8 }),
+          async (field, value) => {
+            const user = await h.createUser();
+            const fuzzed = messageText(field, value);
+            const res = await post(
+              '/v1/batch',
+              `{"batch":[${fuzzed},${messageText(null, undefined)}]}`,
+              user,
+            );
+            expect({ fuzzed, status: res.status }).toEqual({ fuzzed, status: 200 });
+            const rows = await stored(user);
+            expect(rows).toHaveLength(2);
+            for (const row of rows) {
+              if (row.status === 'failed')
+                expect(row.processing_error).toMatch(/^validation_error: /);
+              else expect(row.status).toMatch(/^(received|queued)$/);
+            }
+          },
+        ),
+        propertyParams(120),
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
-  it('a single call answers 200 and keeps the message', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom('/v1/track', '/v1/identify', '/v1/page', '/v1/group', '/v1/alias'),
-        fc.constantFrom(...FIELDS),
-        anyJson(3),
-        async (path, field, value) => {
-          const user = await h.createUser();
-          const fuzzed = messageText(field, value);
-          const res = await post(path, fuzzed, user);
-          expect({ fuzzed, status: res.status }).toEqual({ fuzzed, status: 200 });
-          expect(await stored(user)).toHaveLength(1);
-        },
-      ),
-      propertyParams(100),
-    );
-  });
+  it(
+    'a single call answers 200 and keeps the message',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('/v1/track', '/v1/identify', '/v1/page', '/v1/group', '/v1/alias'),
+          fc.constantFrom(...FIELDS),
+          anyJson(3),
+          async (path, field, value) => {
+            const user = await h.createUser();
+            const fuzzed = messageText(field, value);
+            const res = await post(path, fuzzed, user);
+            expect({ fuzzed, status: res.status }).toEqual({ fuzzed, status: 200 });
+            expect(await stored(user)).toHaveLength(1);
+          },
+        ),
+        propertyParams(60),
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });
 
 describe('any string or number in a date field', () => {
-  it('keeps the message, with dates only in years 0001 to 9999; an unusable batch sentAt is 400', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom('timestamp', 'originalTimestamp', 'sentAt', 'batch sentAt'),
-        anyDateValue,
-        async (field, value) => {
-          const user = await h.createUser();
-          const envelope = field === 'batch sentAt';
-          const body = envelope
-            ? `{"sentAt":${toText(value)},"batch":[${messageText(null, undefined)}]}`
-            : `{"batch":[${messageText(field, value)}]}`;
-          const res = await post('/v1/batch', body, user);
-          const rows = await stored(user);
-          if (envelope && res.status === 400) {
-            expect(res.body.error.code).toBe('invalid_request');
-            expect(res.body.error.message).toMatch(/sentAt/);
-            expect(rows).toEqual([]);
-            return;
-          }
-          expect({ body, status: res.status }).toEqual({ body, status: 200 });
-          expect(rows).toHaveLength(1);
-          const row = rows[0]!;
-          expect({
-            row,
-            inRange: [row.event_time, row.client_timestamp, row.sent_at].every(inRange),
-          }).toEqual({ row, inRange: true });
-        },
-      ),
-      propertyParams(150),
-    );
-  });
+  it(
+    'keeps the message, with dates only in years 0001 to 9999; an unusable batch sentAt is 400',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('timestamp', 'originalTimestamp', 'sentAt', 'batch sentAt'),
+          anyDateValue,
+          async (field, value) => {
+            const user = await h.createUser();
+            const envelope = field === 'batch sentAt';
+            const body = envelope
+              ? `{"sentAt":${toText(value)},"batch":[${messageText(null, undefined)}]}`
+              : `{"batch":[${messageText(field, value)}]}`;
+            const res = await post('/v1/batch', body, user);
+            const rows = await stored(user);
+            if (envelope && res.status === 400) {
+              expect(res.body.error.code).toBe('invalid_request');
+              expect(res.body.error.message).toMatch(/sentAt/);
+              expect(rows).toEqual([]);
+              return;
+            }
+            expect({ body, status: res.status }).toEqual({ body, status: 200 });
+            expect(rows).toHaveLength(1);
+            const row = rows[0]!;
+            expect({
+              row,
+              inRange: [row.event_time, row.client_timestamp, row.sent_at].every(inRange),
+            }).toEqual({ row, inRange: true });
+          },
+        ),
+        propertyParams(120),
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

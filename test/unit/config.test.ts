@@ -36,12 +36,12 @@ describe('loadConfig', () => {
     });
   });
 
-  it('bounds API statements at 10 s by default; 0 turns the bound off', () => {
-    expect(loadConfig({}).api.statementTimeoutMs).toBe(10_000);
-    expect(loadConfig({ API_STATEMENT_TIMEOUT_MS: '0' }).api.statementTimeoutMs).toBe(0);
-    expect(loadConfig({ API_STATEMENT_TIMEOUT_MS: '2500' }).api.statementTimeoutMs).toBe(2500);
-    expect(() => loadConfig({ API_STATEMENT_TIMEOUT_MS: '-1' })).toThrow(
-      /API_STATEMENT_TIMEOUT_MS/,
+  it('bounds the listing statement at 10 s by default; 0 turns the bound off', () => {
+    expect(loadConfig({}).api.listStatementTimeoutMs).toBe(10_000);
+    expect(loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '0' }).api.listStatementTimeoutMs).toBe(0);
+    expect(loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '2500' }).api.listStatementTimeoutMs).toBe(2500);
+    expect(() => loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '-1' })).toThrow(
+      /LIST_STATEMENT_TIMEOUT_MS/,
     );
   });
 

@@ -3,10 +3,11 @@ import { createTestDatabase, ownDatabaseName } from '../setup/databases';
 import { Harness } from '../support/harness';
 
 /**
- * A statement of the API that runs past API_STATEMENT_TIMEOUT_MS is cancelled by PostgreSQL,
- * so one slow request cannot hold a pooled connection; it answers 503 `query_timeout` with
+ * A listing whose statement runs past LIST_STATEMENT_TIMEOUT_MS is cancelled by PostgreSQL, so
+ * one account's listing cannot hold a pooled connection; it answers 503 `query_timeout` with
  * Retry-After, which is not an outage: nothing is logged as an error and /ready stays ready.
- * A lock held on the events table makes the listing wait as long as a slow plan would.
+ * A lock held on the events table makes the listing wait as long as a slow plan would. Writes
+ * are not bounded by it: an insert waits for the lock and is stored.
  */
 const lines: string[] = [];
 let databaseUrl: string;
@@ -19,7 +20,7 @@ beforeAll(async () => {
     databaseUrl,
     noWorker: true,
     logDestination: { write: (line) => void lines.push(line) },
-    env: { LOG_LEVEL: 'info', API_STATEMENT_TIMEOUT_MS: '500' },
+    env: { LOG_LEVEL: 'info', LIST_STATEMENT_TIMEOUT_MS: '500' },
   });
   alice = await h.createUser();
 }, 60_000);
@@ -49,7 +50,7 @@ function within<T>(ms: number, request: Promise<T>): Promise<T> {
   ]);
 }
 
-it('answers 503 query_timeout with Retry-After when a statement runs past the timeout', async () => {
+it('answers 503 query_timeout with Retry-After when the listing runs past the timeout', async () => {
   const created = await h.request('POST', '/api/v1/events', {
     token: alice.token,
     body: { event_name: 'a', event_type: 'b' },
@@ -80,7 +81,16 @@ it('answers 503 query_timeout with Retry-After when a statement runs past the ti
   expect(after.body.events).toHaveLength(1);
 });
 
-it('bounds the API only: the worker pool has no statement timeout', async () => {
+it('bounds the listing only: an insert waits for the lock past the timeout, and is stored', async () => {
+  let accepted: Promise<{ status: number }> | undefined;
+  await whileEventsLocked(async () => {
+    accepted = h.request('POST', '/api/v1/events', {
+      token: alice.token,
+      body: { event_name: 'waited', event_type: 'b' },
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+  });
+  expect((await within(5_000, accepted!)).status).toBe(202);
   const [row] = await h.orm.em
     .fork()
     .getConnection()
