@@ -8,8 +8,9 @@ import { Migration20261202000005_event_subject_ids } from './Migration2026120200
 import { Migration20261202032800_request_fingerprints_and_batch_keys } from './Migration20261202032800_request_fingerprints_and_batch_keys';
 import { Migration20261202170000_drop_events_user_created_index } from './Migration20261202170000_drop_events_user_created_index';
 import { Migration20261206090000_tracking_groups } from './Migration20261206090000_tracking_groups';
-import { Migration20261206120000_tracking_plans } from './Migration20261206120000_tracking_plans';
 import { Migration20261206100000_write_keys } from './Migration20261206100000_write_keys';
+import { Migration20261206110000_listing_indexes } from './Migration20261206110000_listing_indexes';
+import { Migration20261206120000_tracking_plans } from './Migration20261206120000_tracking_plans';
 import { Migration20261206130000_workflow_runs } from './Migration20261206130000_workflow_runs';
 
 /**
@@ -47,10 +48,11 @@ export const migrationsList: MigrationObject[] = [
     name: 'Migration20261206090000_tracking_groups',
     class: Migration20261206090000_tracking_groups,
   },
-  { name: 'Migration20261206120000_tracking_plans', class: Migration20261206120000_tracking_plans },
   { name: 'Migration20261206100000_write_keys', class: Migration20261206100000_write_keys },
   {
-    name: 'Migration20261206130000_workflow_runs',
-    class: Migration20261206130000_workflow_runs,
+    name: 'Migration20261206110000_listing_indexes',
+    class: Migration20261206110000_listing_indexes,
   },
+  { name: 'Migration20261206120000_tracking_plans', class: Migration20261206120000_tracking_plans },
+  { name: 'Migration20261206130000_workflow_runs', class: Migration20261206130000_workflow_runs },
 ];

@@ -3,6 +3,10 @@
  * server unless TEMPORAL_ADDRESS is set, an embedded PostgreSQL unless DATABASE_URL is set),
  * applies migrations, then runs the API and the worker as child processes until Ctrl+C, and stops
  * everything in reverse order: API and worker first (they drain), then Temporal and PostgreSQL.
+ *
+ * Nothing outlives it: when it is killed (SIGKILL, a closed terminal) a watchdog stops what it
+ * started within seconds, and the next run stops whatever a run before left (see
+ * `src/dev/stack-watchdog.ts`); when npm above it dies, it stops as on Ctrl+C.
  */
 import path from 'node:path';
 import { inspect } from 'node:util';
@@ -21,6 +25,12 @@ import {
   type Supervised,
 } from '../src/dev/child-process';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
+import {
+  onLauncherExit,
+  startStackWatchdog,
+  stopLeftovers,
+  type Watchdog,
+} from '../src/dev/stack-watchdog';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { runMain } from '../src/run-main';
@@ -34,6 +44,10 @@ const EMBEDDED_DATABASE = 'events';
 const KILL_MARGIN_MS = 5_000;
 /** npm forwards the terminal's SIGINT, so one Ctrl+C arrives twice: only a later one forces. */
 const FORCE_AFTER_MS = 1_000;
+/** What this run started and is still running, for the next run should this one be killed. */
+const RECORD_FILE = path.join(DATA_DIR, 'npm-start.json');
+/** How often to look whether npm, which started us, is still there. */
+const LAUNCHER_CHECK_MS = 1_000;
 const API_WAIT_MS = 120_000;
 const WORKFLOW_BUNDLE = path.join(DATA_DIR, 'workflow-bundle.js');
 
@@ -62,6 +76,20 @@ async function main(): Promise<number> {
         }
       });
     }
+    // npm killed (SIGKILL): no signal reaches us.
+    void onLauncherExit(() => {
+      if (stopRequestedAt !== undefined) return;
+      stopRequestedAt = Date.now();
+      say('npm exited: stopping');
+      resolve();
+    }, LAUNCHER_CHECK_MS);
+  });
+
+  // A run before this one, killed with its watchdog, may have left its processes running.
+  await stopLeftovers(RECORD_FILE, say);
+  const watchdog = await startStackWatchdog({
+    recordFile: RECORD_FILE,
+    graceSec: Math.ceil((config.shutdownGraceMs + KILL_MARGIN_MS) / 1000),
   });
 
   let exitCode = 0;
@@ -70,7 +98,7 @@ async function main(): Promise<number> {
     // takes seconds and leaves about 100 MB in the worker that it never gives back.
     const workflowBundle = config.worker.workflowBundlePath ?? WORKFLOW_BUNDLE;
     const [stack] = await Promise.all([
-      startServices(config, services),
+      startServices(config, services, watchdog),
       config.worker.workflowBundlePath ? undefined : bundleWorkflows(WORKFLOW_BUNDLE),
     ]);
     if (stopRequestedAt !== undefined) return 0;
@@ -97,6 +125,7 @@ async function main(): Promise<number> {
         detached: true,
         inheritOutput: true,
         stopSignals: [['SIGTERM', config.shutdownGraceMs + KILL_MARGIN_MS], ['SIGKILL']],
+        watchdog,
       });
       apps.push(Object.assign(app, { name }));
     }
@@ -129,6 +158,7 @@ async function main(): Promise<number> {
       say(`Stopping ${service.name}`);
       await service.stop().catch((err: unknown) => printError(err));
     }
+    await watchdog.close();
   }
   return exitCode;
 }
@@ -137,7 +167,7 @@ async function main(): Promise<number> {
  * Starts the dev server and PostgreSQL side by side (each takes a few seconds), adding each to
  * `services` as soon as it runs, so that a failure of the other still stops it.
  */
-async function startServices(config: Config, services: Stoppable[]) {
+async function startServices(config: Config, services: Stoppable[], watchdog: Watchdog) {
   const tracked = async <T extends { stop(): Promise<void> }>(
     name: string,
     where: string,
@@ -166,6 +196,7 @@ async function startServices(config: Config, services: Stoppable[]) {
             sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' },
             namespace: config.temporal.namespace,
             logFile: path.join(DATA_DIR, 'temporal.log'),
+            watchdog,
           }),
         ),
     isSet('DATABASE_URL')
@@ -176,6 +207,7 @@ async function startServices(config: Config, services: Stoppable[]) {
             port: EMBEDDED_POSTGRES_PORT,
             database: EMBEDDED_DATABASE,
             log: (line) => console.log(`[postgres] ${line}`),
+            watchdog,
           }),
         ),
   ]);
@@ -240,4 +272,4 @@ function isSet(variable: string): boolean {
   return (process.env[variable] ?? '') !== '';
 }
 
-runMain(main);
+runMain(main, [StackError]);

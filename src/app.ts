@@ -90,6 +90,7 @@ export function createApp({
       inserts,
       outbox,
       maxBacklog: config.admission.maxBacklog,
+      listStatementTimeoutMs: config.api.listStatementTimeoutMs,
       workflows: createEventWorkflowStarter(temporal, config),
       logger,
     }),

@@ -111,6 +111,14 @@ const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_MAX: intFrom(1, 500).default(10),
+  /**
+   * Longest the statement of `GET /api/v1/events` may run (PostgreSQL's statement_timeout, set
+   * for it alone), so that one account's listing cannot hold a pooled connection for long; past
+   * it the request answers 503 `query_timeout`. 0 turns it off. The listing is the one query
+   * whose cost grows with the data: the others read by key, and writes are bounded by the body
+   * limits, so a busy database only slows them.
+   */
+  LIST_STATEMENT_TIMEOUT_MS: intFrom(0, 3_600_000).default(10_000),
 
   /**
    * Where Temporal is and how to authenticate: read by `@temporalio/envconfig`, as the `temporal`
@@ -228,6 +236,8 @@ export interface Config {
     trustProxyHops: number;
     /** How long a key's user is remembered; 0 looks every key up. */
     keyCacheTtlMs: number;
+    /** statement_timeout of the listing's statement; 0 is none. */
+    listStatementTimeoutMs: number;
   };
   database: { url: string; poolMax: number };
   /** The connection (`connectionOptions` turns it into `Connection` options) and how we use it. */
@@ -320,6 +330,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       trustProxyHops: e.TRUST_PROXY ? e.TRUST_PROXY_HOPS : 0,
       keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
+      listStatementTimeoutMs: e.LIST_STATEMENT_TIMEOUT_MS,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     temporal: {

@@ -104,6 +104,37 @@ export class ServiceUnavailableError extends AppError {
 }
 
 /**
+ * Answered when a statement of the request ran past its statement timeout (the listing's,
+ * `LIST_STATEMENT_TIMEOUT_MS`) or was cancelled: the database is fine, this request asked too
+ * much of it at once. Not an outage, so it has a code of its own.
+ */
+export class QueryTimeoutError extends ServiceUnavailableError {
+  override readonly code = 'query_timeout';
+  constructor() {
+    super(
+      'The request took longer than the database may spend on it; retry later, or narrow a listing with more filters',
+    );
+  }
+}
+
+/** Answered when the request's transaction lost to a concurrent one (a deadlock): retry it. */
+export class DatabaseConflictError extends ServiceUnavailableError {
+  override readonly code = 'database_conflict';
+  constructor() {
+    super('The request conflicted with a concurrent one in the database; retry it', 1);
+  }
+}
+
+/** A defect in the service: the log says what, the client only that it happened. */
+export class InternalError extends AppError {
+  readonly status = 500;
+  readonly code = 'internal_error';
+  constructor() {
+    super('Internal server error');
+  }
+}
+
+/**
  * Thrown by admission when more events are stored unstarted than ADMISSION_MAX_BACKLOG:
  * accepting more would only lengthen the wait. `retryAfterSec` is an estimate of when the
  * backlog is back under the bound.

@@ -10,11 +10,29 @@ import { ConnectionException, DriverException } from '@mikro-orm/core';
 export interface DatabaseErrorSummary {
   /** Short and safe to store, return to clients and log: "database error: 23505 unique_violation (events_pkey)". */
   reason: string;
-  /** The database could not be reached or went away: answer 503, retry later. */
+  /** Whose fault it is and what helps: see {@link DatabaseErrorKind}. */
+  kind: DatabaseErrorKind;
+  /** The database could not be reached or went away (`kind` is `unavailable`): retry later. */
   unavailable: boolean;
   /** Structured fields for a debug log; names and codes only, never values. */
   fields: Record<string, string>;
 }
+
+/**
+ * What a database error means for the request that met it, by SQLSTATE class (PostgreSQL's
+ * errcodes appendix):
+ * - `unavailable`: the database cannot be reached or cannot serve anyone now (class 08 but
+ *   08P01, 53 insufficient resources, 58 system error, a shutdown, a missing database, a
+ *   socket error, no free connection): an outage, retry later;
+ * - `timeout`: the statement ran past the statement timeout, or was cancelled (57014): this
+ *   request took too long, the database itself is fine;
+ * - `conflict`: the transaction lost to a concurrent one (class 40, 55P03): retry now;
+ * - `invalid_value`: a value the database refuses (class 22 data exception, 54 a value past a
+ *   limit): the request's fault, retrying the same request cannot help;
+ * - `defect`: anything else (a constraint the code did not expect, a protocol violation, SQL
+ *   that does not fit the schema): the service's fault.
+ */
+export type DatabaseErrorKind = 'unavailable' | 'timeout' | 'conflict' | 'invalid_value' | 'defect';
 
 /** Condition names of the SQLSTATEs worth naming (PostgreSQL's errcodes appendix). */
 const CONDITIONS: Record<string, string> = {
@@ -23,6 +41,13 @@ const CONDITIONS: Record<string, string> = {
   '08006': 'connection_failure',
   '08001': 'sqlclient_unable_to_establish_sqlconnection',
   '08004': 'sqlserver_rejected_establishment_of_sqlconnection',
+  '08P01': 'protocol_violation',
+  '22003': 'numeric_value_out_of_range',
+  '22007': 'invalid_datetime_format',
+  '22008': 'datetime_field_overflow',
+  '22021': 'character_not_in_repertoire',
+  '22023': 'invalid_parameter_value',
+  '22P05': 'untranslatable_character',
   '23502': 'not_null_violation',
   '23503': 'foreign_key_violation',
   '23505': 'unique_violation',
@@ -48,8 +73,9 @@ const CONDITIONS: Record<string, string> = {
   P0001: 'raise_exception',
 };
 
-/** SQLSTATEs and socket errors that mean "the database is not there right now". */
-const UNAVAILABLE_STATES = new Set(['53300', '57P01', '57P02', '57P03', '3D000']);
+/** SQLSTATEs outside the unavailable classes that mean "the database is not there right now". */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '57P04', '3D000']);
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '58']);
 const SOCKET_CODES = /^E[A-Z]+$/;
 
 /** Messages of errors raised by pg and knex themselves: fixed texts, no SQL, no values. */
@@ -78,12 +104,8 @@ export function summarizeDatabaseError(err: unknown): DatabaseErrorSummary | nul
     UNAVAILABLE_MESSAGES.some((m) => m.test(err.message));
   if (!fromDriver && !(socketCode && 'syscall' in e)) return null;
 
-  const unavailable =
-    err instanceof ConnectionException ||
-    socketCode !== undefined ||
-    (sqlState !== undefined && (sqlState.startsWith('08') || UNAVAILABLE_STATES.has(sqlState))) ||
-    err.name === 'KnexTimeoutError' ||
-    UNAVAILABLE_MESSAGES.some((m) => m.test(err.message));
+  const kind = kindOf(err, sqlState, socketCode);
+  const unavailable = kind === 'unavailable';
 
   const fields: Record<string, string> = { error_class: err.name };
   if (sqlState) fields.sqlstate = sqlState;
@@ -97,5 +119,25 @@ export function summarizeDatabaseError(err: unknown): DatabaseErrorSummary | nul
   else if (socketCode) parts.push(socketCode);
   else parts.push(unavailable ? 'connection unavailable' : err.name);
   if (fields.constraint) parts.push(`(${fields.constraint})`);
-  return { reason: parts.join(' '), unavailable, fields };
+  return { reason: parts.join(' '), kind, unavailable, fields };
+}
+
+function kindOf(err: Error, sqlState?: string, socketCode?: string): DatabaseErrorKind {
+  if (sqlState !== undefined) {
+    const sqlClass = sqlState.slice(0, 2);
+    // A protocol violation is what the driver sent (a NUL in the statement text, say), on a
+    // connection that is fine: not an outage.
+    if (sqlState === '08P01') return 'defect';
+    if (UNAVAILABLE_CLASSES.has(sqlClass) || UNAVAILABLE_STATES.has(sqlState)) return 'unavailable';
+    if (sqlState === '57014') return 'timeout';
+    if (sqlClass === '40' || sqlState === '55P03') return 'conflict';
+    if (sqlClass === '22' || sqlClass === '54') return 'invalid_value';
+    return 'defect';
+  }
+  const unavailable =
+    err instanceof ConnectionException ||
+    socketCode !== undefined ||
+    err.name === 'KnexTimeoutError' ||
+    UNAVAILABLE_MESSAGES.some((m) => m.test(err.message));
+  return unavailable ? 'unavailable' : 'defect';
 }

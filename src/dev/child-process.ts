@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { compileProject } from './compile';
+import type { Watchdog } from './stack-watchdog';
 
 /**
  * What every part of a local stack throws when it cannot start or run: its message says what
@@ -57,6 +58,11 @@ export interface SuperviseOptions {
   tailLines?: number;
   /** Receives each complete, non-empty line the process prints. */
   onLine?: (line: string) => void;
+  /**
+   * Told of the process while it runs, so that it is stopped (with the first stop signal)
+   * should this Node process die without stopping it: see `stack-watchdog.ts`.
+   */
+  watchdog?: Watchdog;
 }
 
 const DEFAULT_STOP: readonly (readonly [NodeJS.Signals, number?])[] = [
@@ -97,9 +103,11 @@ export function supervise(child: ChildProcess, options: SuperviseOptions = {}): 
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
   }).then((exit) => {
     hasExited = true;
+    if (child.pid !== undefined) options.watchdog?.forget(child.pid);
     log?.write(`--- exit code ${exit.code} signal ${exit.signal}\n`);
     return exit;
   });
+  if (child.pid !== undefined) options.watchdog?.watch(child.pid, stopSignals[0]![0]);
   const onOurExit = (): void => {
     if (!hasExited) child.kill(stopSignals[0]![0]);
   };

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { errorMessage, isPortFree, StackError, supervise, waitUntilReady } from './child-process';
+import { recordSharedEntry, removeUnwantedSharedEntries, stampOf } from './shared-postgres-dir';
+import type { Watchdog } from './stack-watchdog';
 
 const execFile = promisify(execFileCallback);
 
@@ -18,11 +20,20 @@ export interface EmbeddedPostgresOptions {
   database: string;
   /** Receives progress messages and the server's own log lines. */
   log?: (m: string) => void;
+  /** Stops the server should the caller die without stopping it (see `stack-watchdog.ts`). */
+  watchdog?: Watchdog;
 }
 
 export interface RunningPostgres {
   /** `postgres://postgres:postgres@127.0.0.1:<port>/<database>` */
   url: string;
+  /**
+   * Where the cluster really is: `dataDir` as asked, or its place in the shared directory when
+   * the `postgres` OS user cannot reach that (see `placesFor`).
+   */
+  dataDir: string;
+  /** The postmaster's pid: signals to it reach the whole server. */
+  pid: number;
   /** Fast shutdown, escalating to immediate shutdown and SIGKILL; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -80,6 +91,7 @@ export async function startEmbeddedPostgres(
   );
   const server = supervise(postgres, {
     onLine: log,
+    watchdog: opts.watchdog,
     // Fast shutdown (roll back, checkpoint), then immediate (crash recovery on next start).
     stopSignals: [['SIGINT', 10_000], ['SIGQUIT', 5_000], ['SIGKILL']],
   });
@@ -102,6 +114,8 @@ export async function startEmbeddedPostgres(
   const database = encodeURIComponent(opts.database);
   return {
     url: `postgres://${PG_USER}:${PG_PASSWORD}@${PG_HOST}:${opts.port}/${database}`,
+    dataDir,
+    pid: postgres.pid!,
     stop: server.stop,
   };
 }
@@ -171,27 +185,33 @@ async function placesFor(
 
   const owner = await ensureOsUser(PG_USER);
   const places = { binaries, dataDir, owner };
-  if (!(await userCan(owner, path.join(binaries, 'bin', 'postgres')))) {
+  const canReachBinaries = await userCan(owner, path.join(binaries, 'bin', 'postgres'));
+  const canReachData = await userCan(owner, path.dirname(dataDir));
+  if (canReachBinaries && canReachData) return places;
+
+  await mkdir(SHARED_ROOT, { recursive: true, mode: 0o755 });
+  // What removed clones (or deleted data directories) left here, this one's included.
+  await removeUnwantedSharedEntries(SHARED_ROOT, log);
+  if (!canReachBinaries) {
     // Named after the package's place and binary, so an upgrade makes a new copy.
-    const binary = await stat(path.join(binaries, 'bin', 'postgres'));
-    places.binaries = path.join(
-      SHARED_ROOT,
-      `bin-${hashOf(`${binaries}:${binary.size}:${binary.mtimeMs}`)}`,
-    );
+    const stamp = (await stampOf(binaries))!;
+    const entry = `bin-${hashOf(`${binaries}:${stamp}`)}`;
+    places.binaries = path.join(SHARED_ROOT, entry);
     if ((await stat(places.binaries).catch(() => null))?.uid !== 0) {
       log(`The "postgres" OS user cannot reach ${binaries}; copying them to ${places.binaries}`);
-      await mkdir(SHARED_ROOT, { recursive: true, mode: 0o755 });
       const partial = await mkdtemp(`${places.binaries}.partial-`);
       await cp(binaries, partial, { recursive: true, verbatimSymlinks: true });
       await execFile('chmod', ['-R', 'a+rX', partial]);
       await rm(places.binaries, { recursive: true, force: true });
       await rename(partial, places.binaries);
     }
+    await recordSharedEntry(SHARED_ROOT, entry, { source: binaries, stamp }, 'binaries');
   }
-  if (!(await userCan(owner, path.dirname(dataDir)))) {
-    places.dataDir = path.join(SHARED_ROOT, `data-${hashOf(dataDir)}`);
+  if (!canReachData) {
+    const entry = `data-${hashOf(dataDir)}`;
+    places.dataDir = path.join(SHARED_ROOT, entry);
     log(`The "postgres" OS user cannot reach ${dataDir}; the cluster lives in ${places.dataDir}`);
-    await mkdir(SHARED_ROOT, { recursive: true, mode: 0o755 });
+    await recordSharedEntry(SHARED_ROOT, entry, { source: dataDir }, 'cluster');
   }
   return places;
 }

@@ -6,6 +6,7 @@ import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { errorMessage, isPortFree, StackError, supervise, waitUntilReady } from './child-process';
+import type { Watchdog } from './stack-watchdog';
 
 /**
  * Dynamic configuration every dev server of ours runs with: task queue fairness, so that one
@@ -39,6 +40,8 @@ export interface TemporalDevServerOptions {
   namespace?: string;
   /** File the server's output is appended to; otherwise only kept for error reports. */
   logFile?: string;
+  /** Stops the server should the caller die without stopping it (see `stack-watchdog.ts`). */
+  watchdog?: Watchdog;
 }
 
 /** A running dev server. */
@@ -89,7 +92,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
 
   const server = supervise(
     spawn(opts.executable, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }),
-    { logFile: opts.logFile },
+    { logFile: opts.logFile, watchdog: opts.watchdog },
   );
   try {
     await waitUntilReady(server, 'The Temporal dev server', async (connectTimeout) => {

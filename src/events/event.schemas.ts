@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { isUuid } from '../db/uuid';
-import { findUnstorable } from '../http/storable-json';
+import { findUnstorable, unstorableTextReason } from '../http/storable-json';
 import { MAX_STORED_VIOLATIONS } from '../tracking-plans/violation';
 import { EVENT_STATUSES } from './event-status';
+import { DATE_RANGE, isStorableDate } from './storable-date';
 
 /**
  * Structural cap applied at the edge. The payload rules proper (at most 10 levels, 1 MB) are
@@ -20,8 +21,9 @@ const name = z
 const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/;
 
 /**
- * An ISO 8601 date-time such as `2025-12-18T10:30:00Z` or `2025-12-18T12:30:00.5+02:00`. One
- * without an offset is taken as UTC.
+ * An ISO 8601 date-time such as `2025-12-18T10:30:00Z` or `2025-12-18T12:30:00.5+02:00`, from
+ * year 0001 to 9999 once its offset is applied (see `storable-date.ts`). One without an offset
+ * is taken as UTC.
  */
 const dateTime = z
   .string()
@@ -33,7 +35,8 @@ const dateTime = z
     }),
   )
   .transform((s) => new Date(LOCAL_DATE_TIME.test(s) ? `${s}Z` : s))
-  .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date-time');
+  .refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date-time')
+  .refine(isStorableDate, `must be ${DATE_RANGE}`);
 
 export const idempotencyKey = z
   .string()
@@ -113,15 +116,25 @@ function uniqueKeysWithinBatch(body: { events: EventInput[] }, ctx: z.Refinement
 }
 export type CreateBatchBody = z.infer<ReturnType<typeof createBatchBodySchema>>;
 
+/**
+ * A filter's text. What PostgreSQL cannot hold (a NUL, a lone surrogate) no stored event can
+ * match, and would reach the database as an error rather than as a value: refused here.
+ */
+const filterText = (schema: z.ZodString) =>
+  schema.superRefine((s, ctx) => {
+    const reason = unstorableTextReason(s);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  });
+
 /** The query of `GET /api/v1/events`: filters, page size, and the cursor from the last page. */
 export const listEventsQuerySchema = z.strictObject({
   status: z.enum(EVENT_STATUSES).optional(),
-  event_name: name.optional(),
-  event_type: name.optional(),
+  event_name: filterText(name).optional(),
+  event_type: filterText(name).optional(),
   /** Events about this person, by the sender's id for them (an analytics SDK's `userId`). */
-  subject_user_id: z.string().min(1).max(255).optional(),
+  subject_user_id: filterText(z.string().min(1).max(255)).optional(),
   /** Events about this anonymous visitor (an analytics SDK's `anonymousId`). */
-  anonymous_id: z.string().min(1).max(255).optional(),
+  anonymous_id: filterText(z.string().min(1).max(255)).optional(),
   /** `true`: only events that broke their tracking plan; `false`: only those that did not. */
   has_violations: z.stringbool({ error: 'must be true or false' }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),

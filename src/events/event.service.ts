@@ -1,4 +1,4 @@
-import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import { sqlFor } from '../db/sql';
@@ -19,17 +19,16 @@ import type { Outbox } from './outbox';
 import type { User } from '../users/user.entity';
 import { BatchSchema, type Batch } from './batch.entity';
 import { insertEvents } from './event-insert';
+import { listEvents } from './event-list';
 import { markReceivedAgain } from './event-transitions';
 import { EventSchema, type Event } from './event.entity';
 import type { EventStatus } from './event-status';
 import { newEventRow, type NewEventRow } from './event-rows';
-import { toEventListItem } from './event.view';
 import type {
   AcceptedBatch,
   AcceptedEvent,
   CreateBatchBody,
   CreateEventBody,
-  EventListItem,
   ListEventsQuery,
 } from './event.schemas';
 import { batchFingerprint, eventFingerprint } from './request-fingerprint';
@@ -59,6 +58,8 @@ export interface EventServiceDeps {
   logger: Logger;
   /** Stored-but-unstarted events beyond which new ones are refused for now; 0 = no bound. */
   maxBacklog: number;
+  /** statement_timeout of the listing (see `event-list.ts`); 0 = none. */
+  listStatementTimeoutMs?: number;
 }
 
 /**
@@ -73,6 +74,7 @@ export function createEventService({
   maxBacklog,
   workflows,
   logger,
+  listStatementTimeoutMs = 0,
 }: EventServiceDeps) {
   /** Refuses new events while more are stored than can be processed in reasonable time. */
   function admit(): void {
@@ -291,32 +293,8 @@ export function createEventService({
     },
 
     /** The user's events, newest first (ids are time-ordered), one page after `cursor`. */
-    async list(
-      em: EntityManager,
-      user: User,
-      query: ListEventsQuery,
-    ): Promise<{ events: EventListItem[]; nextCursor: string | null }> {
-      const where: FilterQuery<Event> = { user: user.id };
-      if (query.status) where.status = query.status;
-      if (query.event_name) where.eventName = query.event_name;
-      if (query.event_type) where.eventType = query.event_type;
-      if (query.subject_user_id) where.subjectUserId = query.subject_user_id;
-      if (query.anonymous_id) where.anonymousId = query.anonymous_id;
-      if (query.has_violations !== undefined) {
-        where.violations = query.has_violations ? { $ne: null } : null;
-      }
-      if (query.cursor) where.id = { $lt: query.cursor };
-      const rows = await em.find(EventSchema, where, {
-        orderBy: { id: 'desc' },
-        limit: query.limit + 1,
-        exclude: ['payload', 'properties'],
-      });
-      const page = rows.slice(0, query.limit);
-      return {
-        events: page.map(toEventListItem),
-        nextCursor: rows.length > query.limit ? page[page.length - 1]!.id : null,
-      };
-    },
+    list: (em: EntityManager, user: User, query: ListEventsQuery) =>
+      listEvents(em, user, query, listStatementTimeoutMs),
 
     /**
      * Starts a new processing run of an event that has none: a failed one, after a fix, or one

@@ -1,7 +1,15 @@
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import { summarizeDatabaseError } from '../db/safe-errors';
-import { AppError, RateLimitedError, ServiceUnavailableError } from '../errors';
+import { summarizeDatabaseError, type DatabaseErrorSummary } from '../db/safe-errors';
+import {
+  AppError,
+  DatabaseConflictError,
+  InternalError,
+  QueryTimeoutError,
+  RateLimitedError,
+  RequestValidationError,
+  ServiceUnavailableError,
+} from '../errors';
 import type { Logger } from '../logger';
 import { redactPath } from './redact-path';
 
@@ -22,8 +30,9 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
 /**
  * The top of the middleware chain: turns typed errors into their status and JSON body, and any
  * other error into a bare 500. Database errors are logged by their codes and names only (their
- * messages carry SQL with inlined payloads); an unreachable database answers 503 with
- * `Retry-After`, so clients retry instead of giving up. Stack traces stay in the logs; paths
+ * messages carry SQL with inlined payloads) and answered by what they mean (see
+ * `databaseAnswer`): only an unreachable database is called unavailable. Stack traces stay in
+ * the logs; paths
  * are logged without the keys they may carry.
  */
 export function errorHandler(logger: Logger): Middleware {
@@ -51,15 +60,15 @@ export function errorHandler(logger: Logger): Middleware {
       }
       const db = summarizeDatabaseError(err);
       if (db) {
-        logger.error({ method: ctx.method, path: redactPath(ctx.path), ...db.fields }, db.reason);
-        const answer = db.unavailable
-          ? new ServiceUnavailableError('The database is unavailable; retry later')
-          : undefined;
-        ctx.status = answer ? answer.status : 500;
-        ctx.body = answer
-          ? body(answer.code, answer.message)
-          : body('internal_error', 'Internal server error');
-        if (answer) ctx.set('Retry-After', String(answer.retryAfterSec));
+        const answer = databaseAnswer(db);
+        const fields = { method: ctx.method, path: redactPath(ctx.path), ...db.fields };
+        // Only an outage or a defect is an error of the service; the rest is this request's.
+        if (db.kind === 'unavailable' || db.kind === 'defect') logger.error(fields, db.reason);
+        else logger.warn(fields, db.reason);
+        ctx.status = answer.status;
+        ctx.body = body(answer.code, answer.message);
+        if (answer instanceof ServiceUnavailableError)
+          ctx.set('Retry-After', String(answer.retryAfterSec));
         return;
       }
       const status = httpStatusOf(err);
@@ -74,6 +83,29 @@ export function errorHandler(logger: Logger): Middleware {
       ctx.body = body('internal_error', 'Internal server error');
     }
   };
+}
+
+/**
+ * The answer to a database error, by its kind: an outage, a statement past the timeout and a
+ * lost conflict answer 503 with `Retry-After` (each with its own code, so that only the first
+ * reads as an outage); a value the database refuses is the request's fault, 422; anything else
+ * is the service's, 500.
+ */
+function databaseAnswer(db: DatabaseErrorSummary): AppError {
+  switch (db.kind) {
+    case 'unavailable':
+      return new ServiceUnavailableError('The database is unavailable; retry later');
+    case 'timeout':
+      return new QueryTimeoutError();
+    case 'conflict':
+      return new DatabaseConflictError();
+    case 'invalid_value':
+      return new RequestValidationError(
+        `The database refused a value of this request (${db.reason.replace(/^database error: /, '')}); check the request's values`,
+      );
+    case 'defect':
+      return new InternalError();
+  }
 }
 
 function body(code: string, message: string, details?: unknown): ErrorBody {

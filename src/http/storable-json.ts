@@ -39,7 +39,7 @@ export function findUnstorable(
     let child: unknown;
     if (top.keys) {
       const key = top.keys[i]!;
-      const keyReason = badString(key);
+      const keyReason = unstorableTextReason(key);
       if (keyReason) return { path: pathOf(frames), reason: `key ${keyReason}` };
       child = (top.node as Record<string, unknown>)[key];
     } else {
@@ -67,16 +67,32 @@ function frameOf(node: Record<string, unknown> | unknown[]): Frame {
   return { node, keys, next: 0, length: keys.length };
 }
 
-/** The path of the child each frame checked last: `$.a[3].b`. */
+/** The path of the child each frame checked last: `$.a[3].b`, odd keys quoted (see `keyStep`). */
 function pathOf(frames: Frame[]): string {
   let path = '$';
-  for (const f of frames) path += f.keys ? `.${f.keys[f.next - 1]}` : `[${f.next - 1}]`;
+  for (const f of frames) path += f.keys ? keyStep(f.keys[f.next - 1]!) : `[${f.next - 1}]`;
   return path;
+}
+
+const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
+/** Keys longer than this are cut in a path: the path names a place, it need not copy a key. */
+const MAX_KEY_IN_PATH = 64;
+
+/**
+ * `.key`, or `["key"]` as a JSON string for any other key: the path goes into error messages
+ * and into the `processing_error` of a tracking message stored failed, so the very key that
+ * was refused (a NUL, a lone surrogate) must appear escaped, never as itself.
+ */
+function keyStep(key: string): string {
+  if (PLAIN_KEY.test(key) && key.length <= MAX_KEY_IN_PATH) return `.${key}`;
+  const shown = key.length > MAX_KEY_IN_PATH ? `${key.slice(0, MAX_KEY_IN_PATH)}…` : key;
+  // JSON.stringify escapes NUL and control characters, and lone surrogates (a cut pair too).
+  return `[${JSON.stringify(shown)}]`;
 }
 
 /** Why a string or number cannot be stored, or null (containers are checked by the walk). */
 function leafReason(v: unknown): string | null {
-  if (typeof v === 'string') return badString(v);
+  if (typeof v === 'string') return unstorableTextReason(v);
   // JSON.parse turns 1e400 into Infinity (stored as null). Integer literals past 2^53 arrive
   // as ExactInteger, not as numbers, so every finite number here is kept exactly.
   if (typeof v === 'number' && !Number.isFinite(v)) return 'is a number out of range';
@@ -86,8 +102,24 @@ function leafReason(v: unknown): string | null {
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function badString(s: string): string | null {
+/** Why PostgreSQL cannot hold this text (in a text column, a jsonb string or key), or null. */
+export function unstorableTextReason(s: string): string | null {
   if (s.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored';
   if (LONE_SURROGATE.test(s)) return 'contains a lone UTF-16 surrogate, which is not valid Unicode';
   return null;
+}
+
+const UNSTORABLE_CHARACTERS =
+  /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The text with what PostgreSQL refuses written as JSON-style escapes (`\u0000`, `\ud800`),
+ * for text the service writes itself from what a client sent, such as the reason a message is
+ * stored failed: the reason must be storable whatever it quotes.
+ */
+export function escapeUnstorable(s: string): string {
+  return s.replace(
+    UNSTORABLE_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -1,7 +1,7 @@
 import type { EventExtras } from '../events/event-rows';
 import { EDGE_MAX_DEPTH, type EventInput } from '../events/event.schemas';
-import { findUnstorable } from '../http/storable-json';
-import { messageSchema, type Message } from './message.schemas';
+import { escapeUnstorable, findUnstorable } from '../http/storable-json';
+import { isoDateTime, messageSchema, type Message } from './message.schemas';
 
 /** An event as the tracking API hands it to the event service. */
 export type TrackedEvent = EventInput & EventExtras;
@@ -102,8 +102,8 @@ function bestEffort(m: Record<string, unknown>): TrackedEvent {
   const id = (v: unknown) => (typeof v === 'number' ? String(v) : text(v));
   const type = text(m.type) ?? 'unknown';
   const time = (v: unknown) => {
-    const d = typeof v === 'string' ? new Date(v) : undefined;
-    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+    const parsed = isoDateTime.safeParse(v);
+    return parsed.success ? parsed.data : undefined;
   };
   return {
     event_type: type,
@@ -117,6 +117,7 @@ function bestEffort(m: Record<string, unknown>): TrackedEvent {
   };
 }
 
+/** The reason is stored with the event: whatever of the message it quotes must be storable. */
 function rejected(event: TrackedEvent, reason: string): MappedMessage {
-  return { event, rejection: reason };
+  return { event, rejection: escapeUnstorable(reason) };
 }

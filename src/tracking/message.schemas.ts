@@ -1,14 +1,19 @@
 import { z } from 'zod';
+import { DATE_RANGE, isStorableDate } from '../events/storable-date';
 
 /** The message types of the Segment spec, which RudderStack shares. */
 export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
-/** A date-time as SDKs send it (ISO 8601); one that does not parse breaks the spec. */
-const isoDateTime = z
+/**
+ * A date-time as SDKs send it (ISO 8601), from year 0001 to 9999 (see `storable-date.ts`); one
+ * that does not parse, or lies outside that range, breaks the spec.
+ */
+export const isoDateTime = z
   .string()
   .transform((s) => new Date(s))
-  .refine((d) => !Number.isNaN(d.getTime()), 'must be an ISO 8601 date-time');
+  .refine((d) => !Number.isNaN(d.getTime()), 'must be an ISO 8601 date-time')
+  .refine(isStorableDate, `must be ${DATE_RANGE}`);
 
 /**
  * An id of a person, group or alias. SDKs accept numbers and stringify them; an empty or null

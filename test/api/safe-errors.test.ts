@@ -47,7 +47,13 @@ beforeAll(async () => {
       when (new.properties is not null and new.event_name like 'refuse_%')
       execute function refuse_row();
     create trigger refuse_insert before insert on events for each row
-      when (new.event_name = 'reject_insert') execute function refuse_row();`);
+      when (new.event_name = 'reject_insert') execute function refuse_row();
+    create function refuse_value() returns trigger language plpgsql as $$
+    begin
+      raise exception 'refused value %', new::text using errcode = '22007';
+    end $$;
+    create trigger refuse_value before insert on events for each row
+      when (new.event_name = 'refuse_value') execute function refuse_value();`);
   h = await Harness.start({
     databaseUrl,
     logDestination,
@@ -122,6 +128,26 @@ describe('database errors during processing', () => {
     expect(res.status).toBe(500);
     expectClean(JSON.stringify(res.body));
     expect(lines.some((l) => l.includes('database error: P0001 raise_exception'))).toBe(true);
+  });
+
+  it('a value the database refuses answers 422, not an outage, and logs no error', async () => {
+    const from = lines.length;
+    const res = await h.request('POST', '/api/v1/events', {
+      token: user.token,
+      body: { event_name: 'refuse_value', event_type: 'test', payload: { note: SECRET } },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toEqual({
+      code: 'validation_error',
+      message: expect.stringMatching(/database refused a value .*22007 invalid_datetime_format/),
+    });
+    expect(res.headers.get('retry-after')).toBeNull();
+    expectClean(JSON.stringify(res.body));
+    const logged = lines.slice(from).map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'database error: 22007 invalid_datetime_format' }),
+    );
+    expect(logged.filter((l) => l.level >= 50)).toEqual([]);
   });
 
   it('no log line carries SQL or payload text', () => {

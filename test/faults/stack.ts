@@ -1,5 +1,4 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import {
@@ -61,12 +60,12 @@ export async function startPostgres(dataDir: string) {
     up: server.up,
     /** Fast shutdown: open transactions are rolled back, clients disconnected. */
     down: () => server.down(),
-    /** SIGQUIT: every backend dies at once, and the next start replays the WAL. */
-    crash: () =>
-      server.down(async () => {
-        const pidFile = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8');
-        process.kill(Number(pidFile.split('\n')[0]), 'SIGQUIT');
-      }),
+    /**
+     * SIGQUIT to the postmaster: every backend dies at once, and the next start replays the WAL.
+     * Its pid, not the data directory's postmaster.pid: as root from a directory the postgres
+     * OS user cannot enter, the cluster is not in `dataDir` (see embedded-postgres.ts).
+     */
+    crash: () => server.down((s) => process.kill(s.pid, 'SIGQUIT')),
   };
 }
 export type Postgres = Awaited<ReturnType<typeof startPostgres>>;

@@ -202,3 +202,179 @@ export function canonical(v: unknown): unknown {
   }
   return v;
 }
+
+/**
+ * Any string, storable or not: NUL characters, lone surrogates (either half) and intact pairs
+ * turn up often, not once in a million characters as in uniformly drawn code points.
+ */
+export const anyString = (maxLength = 20): fc.Arbitrary<string> =>
+  fc
+    .array(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) },
+        { weight: 1, arbitrary: fc.constantFrom('\u0000', '\ud800', '\udfff', '\ud83d\ude00') },
+      ),
+      { maxLength: Math.max(1, Math.ceil(maxLength / 3)) },
+    )
+    .map((parts) => parts.join('').slice(0, maxLength));
+
+const anyLeaf: fc.Arbitrary<JsonModel> = fc.oneof(
+  anyString().map((v) => ({ t: 'string' as const, v })),
+  fc
+    .oneof(numberText, fc.constantFrom('1e400', '-1e400', '1e-400', '-0.0'))
+    .map((text) => ({ t: 'number' as const, text })),
+  fc.boolean().map((v) => ({ t: 'bool' as const, v })),
+  fc.constant({ t: 'null' as const }),
+);
+
+/**
+ * Any JSON value, the ones the service must refuse included: any string as a value or a key,
+ * numbers JavaScript makes infinite, now and then nesting past the 64 levels the edge allows.
+ */
+export function anyJson(levels = 3): fc.Arbitrary<JsonModel> {
+  const deep = fc.integer({ min: 60, max: 70 }).map((n) => {
+    let m: JsonModel = { t: 'number', text: '1' };
+    for (let i = 0; i < n; i++)
+      m = i % 2 ? { t: 'array', items: [m] } : { t: 'object', entries: [['d', m]] };
+    return m;
+  });
+  const nested = (depth: number): fc.Arbitrary<JsonModel> => {
+    if (depth <= 0) return anyLeaf;
+    const inner = nested(depth - 1);
+    return fc.oneof(
+      { weight: 3, arbitrary: anyLeaf },
+      {
+        weight: 1,
+        arbitrary: fc
+          .array(inner, { maxLength: 3 })
+          .map((items) => ({ t: 'array' as const, items })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .uniqueArray(fc.tuple(fc.oneof(anyString(8), payloadKey), inner), {
+            maxLength: 4,
+            selector: ([k]) => k,
+          })
+          .map((entries) => ({ t: 'object' as const, entries })),
+      },
+    );
+  };
+  return fc.oneof(
+    { weight: 12, arbitrary: nested(levels) },
+    { weight: 1, arbitrary: deep },
+    { weight: 2, arbitrary: dateLike.map((d) => ({ t: 'string' as const, v: d })) },
+  );
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/**
+ * Strings that are, or nearly are, date-times: ISO 8601 across years 0000 to 9999 with and
+ * without offsets and fractions, the extended years JavaScript writes (`+275760-09-13…`,
+ * `-000001-…`), the ends of the range an event may hold, and what loose parsers accept.
+ */
+export const dateLike: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .record({
+      year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 9999)),
+      month: fc.integer({ min: 0, max: 13 }),
+      day: fc.integer({ min: 0, max: 32 }),
+      hour: fc.integer({ min: 0, max: 24 }),
+      minute: fc.integer({ min: 0, max: 60 }),
+      second: fc.integer({ min: 0, max: 60 }),
+      fraction: fc.oneof(fc.constant(''), fc.stringMatching(/^\.\d{1,12}$/)),
+      offset: fc.oneof(
+        fc.constantFrom('Z', '', 'z', '+00:00', '-00:00', '+14:00', '-12:00', '+0100'),
+        fc
+          .tuple(
+            fc.constantFrom('+', '-'),
+            fc.integer({ min: 0, max: 25 }),
+            fc.integer({ min: 0, max: 59 }),
+          )
+          .map(([sign, h, m]) => `${sign}${pad(h, 2)}:${pad(m, 2)}`),
+      ),
+    })
+    .map(
+      (d) =>
+        `${pad(d.year, 4)}-${pad(d.month, 2)}-${pad(d.day, 2)}T${pad(d.hour, 2)}:${pad(d.minute, 2)}:${pad(d.second, 2)}${d.fraction}${d.offset}`,
+    ),
+  fc
+    .date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true })
+    .map((d) => d.toISOString()),
+  fc.constantFrom(
+    '0000-01-01T00:00:00Z',
+    '0001-01-01T00:00:00Z',
+    '0001-01-01T00:00:00+00:01',
+    '9999-12-31T23:59:59.999Z',
+    '9999-12-31T23:59:59.999-00:01',
+    '+010000-01-01T00:00:00.000Z',
+    '-000001-01-01T00:00:00.000Z',
+    '+275760-09-13T00:00:00.000Z',
+    '-271821-04-20T00:00:00.000Z',
+    '+275760-09-13T00:00:00.001Z',
+    '2025-02-30T00:00:00Z',
+    '2025-12-18',
+    '2025-12-18 10:30:00',
+    'Dec 18 2025',
+    '1',
+    '-1',
+    '0',
+    '',
+    ' ',
+    'now',
+  ),
+);
+
+/** Any string or number, as a date field may hold whatever a client puts there. */
+export const anyDateValue: fc.Arbitrary<JsonModel> = fc.oneof(
+  { weight: 4, arbitrary: dateLike.map((v) => ({ t: 'string' as const, v })) },
+  { weight: 1, arbitrary: anyString().map((v) => ({ t: 'string' as const, v })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        fc.integer().map(String),
+        fc.constantFrom('0', '-1', '1734516000', '1734516000000', '8.64e15', '1e400'),
+        fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+      )
+      .map((text) => ({ t: 'number' as const, text })),
+  },
+);
+
+/**
+ * A query string or path segment as any client could send it: each character percent-encoded
+ * as UTF-8, a lone surrogate as the bytes a careless encoder writes for it (`%ED%A0%80`, not
+ * UTF-8), and now and then a raw byte (`%FF`), a bare `%` or `+`.
+ */
+export const anyUrlText: fc.Arbitrary<string> = fc
+  .array(
+    fc.oneof(
+      { weight: 6, arbitrary: anyString(6).map(percentEncode) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`),
+          fc.constantFrom('%', '+', '%2', '%%', '&', '='),
+        ),
+      },
+    ),
+    { maxLength: 5 },
+  )
+  .map((parts) => parts.join(''));
+
+function percentEncode(s: string): string {
+  let out = '';
+  for (const c of s) {
+    const code = c.codePointAt(0)!;
+    if (code >= 0xd800 && code <= 0xdfff) {
+      // Lone: the three bytes of its code point, which no valid UTF-8 holds.
+      out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('');
+    } else {
+      out += encodeURIComponent(c);
+    }
+  }
+  return out;
+}

@@ -272,6 +272,76 @@ describe('mapping and processing', () => {
     expect(listed.body.events.map((e: any) => e.id)).toEqual([failed[0].id]);
   });
 
+  it('a message PostgreSQL could not store as sent is stored failed, its reason escaped', async () => {
+    const anon = randomUUID();
+    const batch = [
+      track(anon, { event: 'NulKey', properties: { '\u0000': 1, nested: { 'k\u0000': 2 } } }),
+      track(anon, { event: 'SurrogateKey', context: { '\udc00': true } }),
+      track(anon, { event: 'YearZero', timestamp: '0000-01-01T00:00:00Z' }),
+      track(anon, { event: 'PastYear9999', originalTimestamp: '+010000-01-01T00:00:00.000Z' }),
+      track(anon, { event: 'SentInYearZero', sentAt: '0000-06-01T00:00:00Z' }),
+      // Each in range, but millennia apart: the clock-skew correction would leave the range.
+      track(anon, {
+        event: 'Skewed',
+        timestamp: '9999-12-31T00:00:00Z',
+        sentAt: '0001-01-01T00:00:00Z',
+      }),
+      track(anon, { event: 'Fine' }),
+    ];
+    const res = await post('/v1/batch', { batch }, auth());
+    expect(res).toMatchObject({ status: 200, body: { success: true } });
+    const single = await post(
+      '/v1/track',
+      track(anon, { event: 'SingleNulKey', properties: { '\u0000': 1 } }),
+      auth(),
+    );
+    expect(single).toMatchObject({ status: 200, body: { success: true } });
+
+    const events = await waitForFinishedEvents(h, alice.token, { anonymous_id: anon }, 8);
+    const failed = Object.fromEntries(
+      events.filter((e) => e.status === 'failed').map((e) => [e.event_name, e.processing_error]),
+    );
+    const range = 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z';
+    expect(failed).toEqual({
+      NulKey: expect.stringContaining('$.properties["\\u0000"] key contains a NUL'),
+      SurrogateKey: expect.stringContaining('$.context["\\udc00"] key contains a lone'),
+      YearZero: `validation_error: $.timestamp: ${range}`,
+      PastYear9999: `validation_error: $.originalTimestamp: ${range}`,
+      SentInYearZero: `validation_error: $.sentAt: ${range}`,
+      SingleNulKey: expect.stringContaining('$.properties["\\u0000"] key contains a NUL'),
+    });
+    const byName = Object.fromEntries(events.map((e) => [e.event_name, e]));
+    expect(byName.Fine.status).toBe('processed');
+    // The skew correction falls back to the time the service received the message.
+    expect(byName.Skewed).toMatchObject({
+      status: 'processed',
+      timestamp: '9999-12-31T00:00:00.000Z',
+    });
+    expect(byName.Skewed.event_time).toBe(byName.Skewed.received_at);
+  });
+
+  it('answers 400 to a batch whose sentAt is outside years 0001 to 9999, storing nothing', async () => {
+    const anon = randomUUID();
+    const res = await post(
+      '/v1/batch',
+      { sentAt: '0000-01-01T00:00:00Z', batch: [track(anon)] },
+      auth(),
+    );
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid_request',
+          message: expect.stringMatching(/sentAt: must be between/),
+        },
+      },
+    });
+    const listed = await h.request('GET', `/api/v1/events?anonymous_id=${anon}`, {
+      token: alice.token,
+    });
+    expect(listed.body.events).toEqual([]);
+  });
+
   it('a payload rule broken by one message fails it alone, in processing', async () => {
     const anon = randomUUID();
     let deep: unknown = 1;

@@ -64,6 +64,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('bounds the listing statement at 10 s by default; 0 turns the bound off', () => {
+    expect(loadConfig({}).api.listStatementTimeoutMs).toBe(10_000);
+    expect(loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '0' }).api.listStatementTimeoutMs).toBe(0);
+    expect(loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '2500' }).api.listStatementTimeoutMs).toBe(2500);
+    expect(() => loadConfig({ LIST_STATEMENT_TIMEOUT_MS: '-1' })).toThrow(
+      /LIST_STATEMENT_TIMEOUT_MS/,
+    );
+  });
+
   it('rejects a short METRICS_TOKEN and a METRICS_ENABLED that is not a boolean', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: /);
     expect(() => loadConfig({ METRICS_ENABLED: 'maybe' })).toThrow(/METRICS_ENABLED: /);

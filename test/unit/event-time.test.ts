@@ -27,3 +27,32 @@ describe('correctedEventTime', () => {
     );
   });
 });
+
+describe('correctedEventTime near the ends of the date range', () => {
+  const receivedAt = at('2025-12-18T10:00:10.000Z');
+
+  it('falls back to received_at when the correction would leave years 0001 to 9999', () => {
+    // Each date is in range; the interval between them would put the event past year 9999.
+    const t = correctedEventTime({
+      receivedAt,
+      sentAt: at('0001-01-01T00:00:00.000Z'),
+      timestamp: at('9999-12-31T00:00:00.000Z'),
+    });
+    expect(t).toEqual(receivedAt);
+    const early = correctedEventTime({
+      receivedAt,
+      sentAt: at('9999-12-31T00:00:00.000Z'),
+      timestamp: at('0001-01-01T00:00:00.000Z'),
+    });
+    expect(early).toEqual(receivedAt);
+  });
+
+  it('keeps a correction that lands on the range itself', () => {
+    const t = correctedEventTime({
+      receivedAt: at('2000-01-01T00:00:00.000Z'),
+      sentAt: at('2000-01-01T00:00:00.000Z'),
+      timestamp: at('0001-01-01T00:00:00.000Z'),
+    });
+    expect(t.toISOString()).toBe('0001-01-01T00:00:00.000Z');
+  });
+});

@@ -1,4 +1,5 @@
 import { UnauthorizedError } from '../../src/errors';
+import { findUnstorable } from '../../src/http/storable-json';
 import { mapMessage } from '../../src/tracking/message-mapping';
 import { writeKeyOfBody, writeKeyOfHeader } from '../../src/tracking/tracking-auth';
 
@@ -87,6 +88,31 @@ describe('mapMessage', () => {
     // Still mapped as far as it goes, so the failed event can be found.
     expect(event).toMatchObject({ message_id: 'm-1' });
   });
+
+  it.each([
+    ['a NUL key', { properties: { '\u0000': 1 } }, '$.properties["\\u0000"] key contains a NUL'],
+    ['a lone surrogate key', { context: { a: { '\ud800': 1 } } }, '$.context.a["\\ud800"] key'],
+    ['a NUL in the event name', { event: 'E\u0000' }, '$.event contains a NUL'],
+  ])('rejects %s with a reason that is itself storable', (_what, message, reason) => {
+    const { event, rejection } = mapMessage({ ...base, type: 'track', ...message });
+    expect(rejection).toContain(`validation_error: ${reason}`);
+    expect(findUnstorable(rejection, 1)).toBeNull();
+    expect(findUnstorable(event, 64)).toBeNull();
+  });
+
+  it.each(['0000-01-01T00:00:00Z', '+010000-01-01T00:00:00Z', '-000001-06-01T00:00:00Z'])(
+    'rejects a date-time outside years 0001 to 9999 (%s), in every date field',
+    (date) => {
+      for (const field of ['timestamp', 'originalTimestamp', 'sentAt']) {
+        const { event, rejection } = mapMessage({ ...base, type: 'track', [field]: date });
+        expect(rejection).toBe(
+          `validation_error: $.${field}: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z`,
+        );
+        // The failed event keeps no date it could not store.
+        expect([event.timestamp, event.sent_at]).not.toContainEqual(new Date(date));
+      }
+    },
+  );
 
   it('rejects what is not an object', () => {
     expect(mapMessage([1, 2]).rejection).toBe(

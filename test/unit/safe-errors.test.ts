@@ -42,6 +42,33 @@ describe('summarizeDatabaseError', () => {
     expect(summarizeDatabaseError(lost)?.unavailable).toBe(true);
   });
 
+  it.each([
+    ['08006', 'unavailable'],
+    ['53300', 'unavailable'],
+    ['53100', 'unavailable'],
+    ['58030', 'unavailable'],
+    ['57P03', 'unavailable'],
+    ['3D000', 'unavailable'],
+    // What a NUL in the statement text gives: the connection is fine, the statement was not.
+    ['08P01', 'defect'],
+    ['57014', 'timeout'],
+    ['40001', 'conflict'],
+    ['40P01', 'conflict'],
+    ['55P03', 'conflict'],
+    ['22008', 'invalid_value'],
+    ['22021', 'invalid_value'],
+    ['22P02', 'invalid_value'],
+    ['54000', 'invalid_value'],
+    ['23505', 'defect'],
+    ['42703', 'defect'],
+    ['XX000', 'defect'],
+  ])('classifies SQLSTATE %s by its class as %s', (code, kind) => {
+    const summary = summarizeDatabaseError(pgError(code))!;
+    expect(summary.kind).toBe(kind);
+    expect(summary.unavailable).toBe(kind === 'unavailable');
+    expect(summary.reason).toMatch(new RegExp(`^database error: ${code} `));
+  });
+
   it('leaves other errors alone', () => {
     expect(summarizeDatabaseError(new TypeError('x is undefined'))).toBeNull();
     expect(summarizeDatabaseError('a string')).toBeNull();

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { findUnstorable } from '../../src/http/storable-json';
+import { escapeUnstorable, findUnstorable } from '../../src/http/storable-json';
 import { parseExactly } from '../../src/json/exact-json';
 
 describe('findUnstorable', () => {
@@ -10,7 +10,7 @@ describe('findUnstorable', () => {
       reason: expect.stringMatching(/NUL/),
     });
     expect(findUnstorable({ a: { '\udc00': 1 } }, 64)).toEqual({
-      path: '$.a.\udc00',
+      path: '$.a["\\udc00"]',
       reason: expect.stringMatching(/^key .*surrogate/),
     });
     expect(findUnstorable({ a: [[[1]]] }, 3)).toEqual({
@@ -19,6 +19,24 @@ describe('findUnstorable', () => {
     });
     expect(findUnstorable({ a: [[1]] }, 3)).toBeNull();
     expect(findUnstorable('\ud800', 3)).toEqual({ path: '$', reason: expect.any(String) });
+  });
+
+  it('writes a refused key escaped in the path, so the path itself is storable', () => {
+    const nul = findUnstorable({ properties: { ok: { '\u0000': 1 } } }, 64)!;
+    expect(nul.path).toBe('$.properties.ok["\\u0000"]');
+    expect(findUnstorable(nul.path, 1)).toBeNull();
+    // A long key is cut in the path; a cut through a surrogate pair is escaped too.
+    const long = findUnstorable({ ['a' + '\ud83d\ude00'.repeat(40) + '\u0000']: 1 }, 64)!;
+    expect(long.path).toBe(`$["a${'\ud83d\ude00'.repeat(31)}\\ud83d…"]`);
+    expect(findUnstorable(long.path, 1)).toBeNull();
+    expect(findUnstorable({ 'a b': 'x\u0000' }, 64)!.path).toBe('$["a b"]');
+  });
+
+  it('escapes what PostgreSQL refuses in text the service writes', () => {
+    expect(escapeUnstorable('a\u0000b\ud800c\udc00\ud83d\ude00')).toBe(
+      'a\\u0000b\\ud800c\\udc00\ud83d\ude00',
+    );
+    expect(findUnstorable(escapeUnstorable('\u0000\udfff\ud800'), 1)).toBeNull();
   });
 
   it('accepts integers past 2^53 and numbers with exponents, refuses infinite ones', () => {
