@@ -16,7 +16,7 @@ export function requireUser(): Middleware<AppState> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new UnauthorizedError('Authorization header must be "Bearer <token>"');
     const key = match[1]!;
-    const user = await ctx.state.keys.find(ctx.state.em, key, 'api');
+    const user = await ctx.state.keys.find(() => ctx.state.em, key, 'api');
     if (!user) {
       throw new UnauthorizedError(
         keyKindOf(key) === 'write_key'

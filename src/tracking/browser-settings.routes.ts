@@ -29,7 +29,7 @@ export function browserSettingsRoutes({ publicUrl }: { publicUrl: string }): Rou
     const writeKey = ctx.params.writeKey!;
     // An error is not kept: the key may exist a moment later, and the database be back.
     ctx.set('Cache-Control', 'no-store');
-    if (!(await ctx.state.keys.find(ctx.state.em, writeKey, 'tracking'))) {
+    if (!(await ctx.state.keys.find(() => ctx.state.em, writeKey, 'tracking'))) {
       throw new NotFoundError('No project with this write key');
     }
     ctx.set('Cache-Control', `public, max-age=${SETTINGS_MAX_AGE_SEC}`);

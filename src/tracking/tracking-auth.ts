@@ -77,7 +77,7 @@ function keyInBodyLimit(limit: number): BodyLimit {
 }
 
 async function authenticate(ctx: { state: AppState }, key: string): Promise<void> {
-  const user = await ctx.state.keys.find(ctx.state.em, key, 'tracking');
+  const user = await ctx.state.keys.find(() => ctx.state.em, key, 'tracking');
   if (!user) throw new UnauthorizedError('Invalid write key');
   ctx.state.user = user;
 }

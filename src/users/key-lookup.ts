@@ -5,7 +5,8 @@ import { findUserByKey, type RouteKind } from './user.service';
 
 /** The user a key names, as every route authenticates (see `findUserByKey`), remembered a while. */
 export interface KeyLookup {
-  find(em: EntityManager, key: string, route: RouteKind): Promise<User | null>;
+  /** `em` is asked for only on a miss: a request whose key is remembered needs no unit of work. */
+  find(em: () => EntityManager, key: string, route: RouteKind): Promise<User | null>;
   /** Forgets the user's keys in this process at once: its write key was replaced. */
   forgetUser(userId: string): void;
 }
@@ -23,12 +24,12 @@ export function createKeyLookup(options: { ttlMs: number; maxEntries: number }):
   const entries = new Map<string, { user: User; until: number }>();
   return {
     async find(em, key, route) {
-      if (ttlMs <= 0) return findUserByKey(em, key, route);
+      if (ttlMs <= 0) return findUserByKey(em(), key, route);
       const id = `${route}:${hashToken(key)}`;
       const hit = entries.get(id);
       if (hit && hit.until > Date.now()) return hit.user;
       if (hit) entries.delete(id);
-      const user = await findUserByKey(em, key, route);
+      const user = await findUserByKey(em(), key, route);
       if (user) {
         // A Map iterates in insertion order: the first entry is the oldest.
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
