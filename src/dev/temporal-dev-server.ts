@@ -11,11 +11,16 @@ import type { Watchdog } from './stack-watchdog';
 /**
  * Dynamic configuration every dev server of ours runs with: task queue fairness, so that one
  * user's flood of workflows cannot hold back another user's (the service starts each run with
- * its user as fairness key). A production Temporal needs the same (see docs/deployment.md).
+ * its user as fairness key). Fairness orders tasks within a task queue partition, and a task
+ * in another of the default four partitions may wait behind a whole flood in its own; a server
+ * of one process gains nothing from four, so it runs one. A production Temporal needs fairness
+ * too (see docs/deployment.md).
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
   'matching.useNewMatcher=true',
   'matching.enableFairness=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
 ];
 
 /** `--dynamic-config-value` arguments of `temporal server start-dev` for the settings above. */
