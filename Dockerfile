@@ -34,6 +34,6 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-# API by default; the worker runs `node dist/src/worker.js`, migrations `node dist/scripts/migrate.js`.
-# The API's heap limit is the one test/api/hostile-sizes.test.ts runs it under.
+# API by default; the worker runs `node --max-old-space-size=256 dist/src/worker.js`, migrations
+# `node dist/scripts/migrate.js`. Heap ceilings: src/dev/heap-limits.ts (checked by compose:check).
 CMD ["node", "--max-old-space-size=512", "dist/src/server.js"]

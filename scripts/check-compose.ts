@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { ENV_VARIABLES } from '../src/config';
+import { heapLimitFlags } from '../src/dev/heap-limits';
 
 const ROOT = path.resolve(__dirname, '..');
 const FILE = path.join(ROOT, 'docker-compose.yml');
@@ -35,11 +36,20 @@ function main(): number {
     else failures.push(`${what}:\n${result.stderr}${result.stdout}`);
   }
   const problems = findComposeProblems(text, ENV_VARIABLES, ROOT);
+  const image = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').match(/^CMD (\[.*\])$/m);
+  for (const flag of heapFlagsMissing(image ? (JSON.parse(image[1]!) as string[]) : []))
+    problems.push(`the Dockerfile's CMD runs without ${flag} (src/dev/heap-limits.ts)`);
   if (problems.length === 0)
     console.log('✓ service variables, entry points, mounts and image pins');
   failures.push(...problems);
   for (const failure of failures) console.error(`✗ ${failure}`);
   return failures.length === 0 ? 0 : 1;
+}
+
+/** The heap ceiling flags a `node …` command lacks for the service it runs. */
+function heapFlagsMissing(command: readonly string[]): string[] {
+  const script = command.find((word) => /^dist\/\S+\.js$/.test(word));
+  return script ? heapLimitFlags(script).filter((flag) => !command.includes(flag)) : [];
 }
 
 /** The services of docker-compose.yml that run this repository's image. */
@@ -92,6 +102,9 @@ export function findComposeProblems(
         if (!existsSync(path.join(root, source)))
           problems.push(`service ${name} runs ${script}, but ${source} does not exist`);
       }
+      if (Array.isArray(service.command))
+        for (const flag of heapFlagsMissing(service.command))
+          problems.push(`service ${name} runs without ${flag} (src/dev/heap-limits.ts)`);
     } else if (!/:[^/]+$/.test(service.image ?? '') || service.image?.endsWith(':latest')) {
       problems.push(
         `service ${name} uses image ${service.image}, which is not pinned to a version`,

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { compileProject } from './compile';
+import { heapLimitFlags } from './heap-limits';
 import type { Watchdog } from './stack-watchdog';
 
 /**
@@ -154,7 +155,8 @@ export const COMPILED_DIR = path.join(PROJECT_ROOT, '.data', 'build');
  * process of its own, configured only by `env`, as in production, and supervises it. `compiled`
  * runs it as plain JavaScript, compiled first where the source changed (see compile.ts), as the
  * production image does; otherwise under ts-node. `detached` gives it a process group of its
- * own, so that Ctrl+C in a terminal reaches it only through whoever stops it.
+ * own, so that Ctrl+C in a terminal reaches it only through whoever stops it. A service runs
+ * under its heap ceiling (heap-limits.ts); `nodeFlags` come after it and may override it.
  */
 export function spawnEntryPoint(
   entry: string,
@@ -170,7 +172,7 @@ export function spawnEntryPoint(
   },
 ): Supervised {
   const output = options.inheritOutput ? 'inherit' : 'pipe';
-  const args = [...(options.nodeFlags ?? [])];
+  const args = [...heapLimitFlags(entry), ...(options.nodeFlags ?? [])];
   if (options.compiled) {
     compileProject(PROJECT_ROOT, COMPILED_DIR);
     args.push('--enable-source-maps', path.join(COMPILED_DIR, entry.replace(/\.ts$/, '.js')));

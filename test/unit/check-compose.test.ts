@@ -19,7 +19,7 @@ x-env: &env
 services:
   migrate: { build: ., environment: { <<: *env } }
   api: { build: ., environment: [API_PORT=3000] }
-  worker: { build: ., command: [node, dist/src/worker.js] }
+  worker: { build: ., command: [node, --max-old-space-size=256, dist/src/worker.js] }
 `;
     expect(findComposeProblems(text, ENV_VARIABLES, ROOT)).toEqual([
       'service migrate sets DATABSE_URL, which src/config.ts does not read',
@@ -40,6 +40,19 @@ services:
       'service worker uses image event-ingestion, which is not pinned to a version',
       'service ui uses image temporalio/ui:latest, which is not pinned to a version',
       'service ui mounts ./nope.sh, which does not exist',
+    ]);
+  });
+
+  it('names a service run without its heap ceiling, or with another one', () => {
+    const text = `
+services:
+  migrate: { build: ., command: [node, dist/scripts/migrate.js] }
+  api: { build: ., command: [node, --max-old-space-size=4096, dist/src/server.js] }
+  worker: { build: ., command: [node, dist/src/worker.js] }
+`;
+    expect(findComposeProblems(text, ENV_VARIABLES, ROOT)).toEqual([
+      'service api runs without --max-old-space-size=512 (src/dev/heap-limits.ts)',
+      'service worker runs without --max-old-space-size=256 (src/dev/heap-limits.ts)',
     ]);
   });
 });
