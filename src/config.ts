@@ -165,8 +165,8 @@ const envSchema = z.object({
   /**
    * Run fetch/validate/normalize/persist as local activities: inside one workflow task, with no
    * task-queue round trip per step. Each step is still recorded in history (a marker naming the
-   * activity, its result or failure) and shown in the Web UI. See the README's benchmark
-   * section for what it buys; `false` gives every step and retry its own activity task.
+   * activity, its result or failure) and shown in the Web UI. See docs/benchmarks.md
+   * for what it buys; `false` gives every step and retry its own activity task.
    */
   EVENT_LOCAL_ACTIVITIES: z.stringbool().default(true),
 

@@ -28,7 +28,7 @@ const ENVELOPE = [
 ] as const;
 
 /**
- * Maps one message of the Segment spec to an event (see "Use your analytics SDK" in the README):
+ * Maps one message of the Segment spec to an event (see docs/sdk.md):
  * - `event_type`: the message type;
  * - `event_name`: a track's `event`, a page's or screen's `name` (the type when it has none),
  *   the type for identify, group and alias;

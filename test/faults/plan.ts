@@ -18,7 +18,7 @@ export type FaultKind = keyof typeof MIX;
 export const FAULT_KINDS = Object.keys(MIX) as FaultKind[];
 
 export const USAGE = `usage: npm run test:faults [-- --quick] [--scale] [--seed N] [--events N]
-(see the README's "Fault suite")`;
+(see docs/test-suites.md, "Fault suite")`;
 
 export type RunPlan = ReturnType<typeof planFromArgs>;
 
