@@ -23,14 +23,10 @@ import {
   StackError,
   waitForHttp,
   type Supervised,
+  type Watchdog,
 } from '../src/dev/child-process';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
-import {
-  onLauncherExit,
-  startStackWatchdog,
-  stopLeftovers,
-  type Watchdog,
-} from '../src/dev/stack-watchdog';
+import { onLauncherExit, startStackWatchdog, stopLeftovers } from '../src/dev/stack-watchdog';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { runMain } from '../src/run-main';

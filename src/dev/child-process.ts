@@ -5,7 +5,14 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { compileProject } from './compile';
 import { heapLimitFlags } from './heap-limits';
-import type { Watchdog } from './stack-watchdog';
+
+/** Where supervised processes are registered so that they do not outlive their runner. */
+export interface Watchdog {
+  /** Stop `pid` with `signal` should the runner die first. */
+  watch(pid: number, signal: NodeJS.Signals): void;
+  /** `pid` exited, or the runner stopped it. */
+  forget(pid: number): void;
+}
 
 /**
  * What every part of a local stack throws when it cannot start or run: its message says what

@@ -6,9 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { errorMessage, isPortFree, StackError, supervise, waitUntilReady } from './child-process';
+import {
+  errorMessage,
+  isPortFree,
+  StackError,
+  supervise,
+  waitUntilReady,
+  type Watchdog,
+} from './child-process';
 import { recordSharedEntry, removeUnwantedSharedEntries, stampOf } from './shared-postgres-dir';
-import type { Watchdog } from './stack-watchdog';
 
 const execFile = promisify(execFileCallback);
 

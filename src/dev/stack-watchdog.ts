@@ -4,17 +4,9 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { StackError } from './child-process';
+import { StackError, type Watchdog } from './child-process';
 
 const execFile = promisify(execFileCallback);
-
-/** Where supervised processes are registered so that they do not outlive their runner. */
-export interface Watchdog {
-  /** Stop `pid` with `signal` should the runner die first. */
-  watch(pid: number, signal: NodeJS.Signals): void;
-  /** `pid` exited, or the runner stopped it. */
-  forget(pid: number): void;
-}
 
 export interface StackWatchdog extends Watchdog {
   /** The reaper's pid (see `stack-reaper.sh`). */

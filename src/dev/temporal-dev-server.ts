@@ -5,8 +5,14 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { errorMessage, isPortFree, StackError, supervise, waitUntilReady } from './child-process';
-import type { Watchdog } from './stack-watchdog';
+import {
+  errorMessage,
+  isPortFree,
+  StackError,
+  supervise,
+  waitUntilReady,
+  type Watchdog,
+} from './child-process';
 
 /**
  * Dynamic configuration every dev server of ours runs with: task queue fairness, so that one

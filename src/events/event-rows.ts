@@ -1,6 +1,6 @@
 import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
-import { batchWorkflowId, eventWorkflowId } from '../temporal/event-workflows';
+import { batchWorkflowId, eventWorkflowId } from '../temporal/workflow-ids';
 import type { EventSource } from './event-source';
 import type { EventStatus } from './event-status';
 import { correctedEventTime } from './event-time';

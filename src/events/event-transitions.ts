@@ -1,5 +1,5 @@
 import type { Sql } from '../db/sql';
-import { batchWorkflowId } from '../temporal/event-workflows';
+import { batchWorkflowId } from '../temporal/workflow-ids';
 import { isProcessed, type EventStatus } from './event-status';
 
 /**

@@ -3,11 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/uuid';
 import { sqlFor } from '../db/sql';
 import type { Logger } from '../logger';
-import {
-  batchWorkflowId,
-  eventWorkflowId,
-  type EventWorkflowStarter,
-} from '../temporal/event-workflows';
+import { type EventWorkflowStarter } from '../temporal/event-workflows';
+import { batchWorkflowId, eventWorkflowId } from '../temporal/workflow-ids';
 import {
   BacklogFullError,
   EventAlreadyProcessedError,

@@ -3,7 +3,7 @@ import type { Orm } from '../db/orm';
 import { createSql, type Sql } from '../db/sql';
 import { uuidv7 } from '../db/uuid';
 import type { Logger } from '../logger';
-import { batchWorkflowId } from '../temporal/event-workflows';
+import { batchWorkflowId } from '../temporal/workflow-ids';
 import type { Outbox } from './outbox';
 
 /** How the relay groups a user's tracking messages into batches. */

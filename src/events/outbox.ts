@@ -5,11 +5,8 @@ import type { Orm } from '../db/orm';
 import { createSql } from '../db/sql';
 import type { Logger } from '../logger';
 import { markQueued } from './event-transitions';
-import {
-  batchWorkflowId,
-  createEventWorkflowStarter,
-  type EventWorkflowStarter,
-} from '../temporal/event-workflows';
+import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
+import { batchWorkflowId } from '../temporal/workflow-ids';
 
 /** A committed event, or batch, whose workflow is to be started. */
 export type OutboxItem = (

@@ -4,11 +4,11 @@ import type { Orm } from '../db/orm';
 import { createSql, type Sql } from '../db/sql';
 import type { Logger } from '../logger';
 import {
-  batchWorkflowId,
   createEventWorkflowStarter,
   type EventWorkflowStarter,
   type RunState,
 } from '../temporal/event-workflows';
+import { batchWorkflowId } from '../temporal/workflow-ids';
 import { markLostRunFailed, markLostRunReceived, type LostRunScope } from './event-transitions';
 import type { Outbox, OutboxItem } from './outbox';
 

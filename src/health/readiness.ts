@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { readinessSchema } from '../http/health.routes';
+import type { readinessSchema } from './health.schemas';
 import { summarizeDatabaseError } from '../db/safe-errors';
 
 /** A dependency the readiness probe checks; `check` throws or resolves false when it is down. */

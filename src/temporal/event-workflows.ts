@@ -15,6 +15,7 @@ import {
   UserIdKey,
 } from '../../workflows/search-attributes';
 import type { BatchPolicy, ProcessingPolicy } from '../../workflows/types';
+import { batchWorkflowId, eventWorkflowId } from './workflow-ids';
 
 /** How long a run may take in all, and so when Temporal closes it as timed out. */
 export interface RunLimits {
@@ -39,12 +40,6 @@ export type RunState =
   | { running: true; runId: string }
   /** `status` is Temporal's (`TERMINATED`, `TIMED_OUT`...), or `NOT_FOUND` when it never started. */
   | { running: false; status: string };
-
-/** The workflow id of an event's processing: one per event, so a second start is refused. */
-export const eventWorkflowId = (eventId: string): string => `event-${eventId}`;
-
-/** The workflow id of a batch's processing. */
-export const batchWorkflowId = (batchId: string): string => `batch-${batchId}`;
 
 export interface EventWorkflowStarter {
   /** Starts processing of a committed event; true when it started, false when already running. */

@@ -3,7 +3,7 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import type Koa from 'koa';
 import { acceptedEventSchema, eventViewSchema } from '../../src/events/event.schemas';
 import { errorBodySchema } from '../../src/http/error-handler';
-import { healthSchema, readinessSchema } from '../../src/http/health.routes';
+import { healthSchema, readinessSchema } from '../../src/health/health.schemas';
 import { writeKeySchema } from '../../src/users/write-key.routes';
 import { Harness } from '../support/harness';
 

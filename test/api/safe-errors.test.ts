@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
-import { eventWorkflowId, batchWorkflowId } from '../../src/temporal/event-workflows';
+import { eventWorkflowId, batchWorkflowId } from '../../src/temporal/workflow-ids';
 import { createTestDatabase, ownDatabaseName, adminDatabaseUrl } from '../setup/databases';
 import { Harness } from '../support/harness';
 

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { createActivities } from '../../activities';
-import { eventWorkflowId } from '../../src/temporal/event-workflows';
+import { eventWorkflowId } from '../../src/temporal/workflow-ids';
 import { createTestDatabase, ownDatabaseName } from '../setup/databases';
 import { Harness } from '../support/harness';
 import { countTemporalCalls } from '../support/temporal-calls';
