@@ -4,6 +4,7 @@ import { BatchSchema } from './batch.entity';
 import type { Violation } from '../tracking-plans/violation';
 import { EVENT_SOURCES } from './event-source';
 import { EVENT_STATUSES } from './event-status';
+import { SHORT_TEXT_LENGTH } from '../db/column-limits';
 
 /** One product event as accepted over HTTP, and what processing made of it. */
 export const EventSchema = defineEntity({
@@ -12,8 +13,8 @@ export const EventSchema = defineEntity({
   properties: (p) => ({
     id: p.uuid().primary(),
     user: p.manyToOne(UserSchema).ref(),
-    eventName: p.string().length(255),
-    eventType: p.string().length(255),
+    eventName: p.string().length(SHORT_TEXT_LENGTH),
+    eventType: p.string().length(SHORT_TEXT_LENGTH),
     /** What the client sent, verbatim. */
     payload: p.json<unknown>().nullable(),
     /** The normalized payload with metadata; set by processing. */
@@ -29,16 +30,16 @@ export const EventSchema = defineEntity({
     /** The latest failure's error; kept when a later attempt succeeds. */
     lastError: p.text().nullable(),
     /** Null while a tracking message waits for the relay to put it in a group. */
-    workflowId: p.string().length(255).nullable(),
+    workflowId: p.string().length(SHORT_TEXT_LENGTH).nullable(),
     batch: p.manyToOne(BatchSchema).ref().nullable(),
     /** Client-chosen; per user it names at most one event, forever. */
-    idempotencyKey: p.string().length(255).nullable(),
+    idempotencyKey: p.string().length(SHORT_TEXT_LENGTH).nullable(),
     /** An analytics SDK's messageId: per user it names one message, in a key space of its own. */
-    messageId: p.string().length(255).nullable(),
+    messageId: p.string().length(SHORT_TEXT_LENGTH).nullable(),
     /** Who the event is about by the sender's id for them (an analytics SDK's `userId`). */
-    subjectUserId: p.string().length(255).nullable(),
+    subjectUserId: p.string().length(SHORT_TEXT_LENGTH).nullable(),
     /** Who the event is about before they are known (an analytics SDK's `anonymousId`). */
-    anonymousId: p.string().length(255).nullable(),
+    anonymousId: p.string().length(SHORT_TEXT_LENGTH).nullable(),
     /** Who sent it (see `event-source.ts`). */
     source: p.enum([...EVENT_SOURCES]).default('api'),
     /** The tracking plan version the event is checked against; null: its user had none. */

@@ -4,6 +4,7 @@ import { findUnstorable, unstorableTextReason } from '../http/storable-json';
 import { MAX_STORED_VIOLATIONS } from '../tracking-plans/violation';
 import { EVENT_STATUSES } from './event-status';
 import { DATE_RANGE, isStorableDate } from './storable-date';
+import { SHORT_TEXT_LENGTH } from '../db/column-limits';
 
 /**
  * Structural cap applied at the edge. The payload rules proper (at most 10 levels, 1 MB) are
@@ -16,7 +17,7 @@ const name = z
   .string()
   .trim()
   .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters');
+  .max(SHORT_TEXT_LENGTH, `must be at most ${SHORT_TEXT_LENGTH} characters`);
 
 const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/;
 
@@ -41,7 +42,7 @@ const dateTime = z
 export const idempotencyKey = z
   .string()
   .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters');
+  .max(SHORT_TEXT_LENGTH, `must be at most ${SHORT_TEXT_LENGTH} characters`);
 
 /**
  * One event as clients send it. Unknown fields are rejected (422) rather than ignored: a typo
@@ -132,9 +133,9 @@ export const listEventsQuerySchema = z.strictObject({
   event_name: filterText(name).optional(),
   event_type: filterText(name).optional(),
   /** Events about this person, by the sender's id for them (an analytics SDK's `userId`). */
-  subject_user_id: filterText(z.string().min(1).max(255)).optional(),
+  subject_user_id: filterText(z.string().min(1).max(SHORT_TEXT_LENGTH)).optional(),
   /** Events about this anonymous visitor (an analytics SDK's `anonymousId`). */
-  anonymous_id: filterText(z.string().min(1).max(255)).optional(),
+  anonymous_id: filterText(z.string().min(1).max(SHORT_TEXT_LENGTH)).optional(),
   /** `true`: only events that broke their tracking plan; `false`: only those that did not. */
   has_violations: z.stringbool({ error: 'must be true or false' }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),

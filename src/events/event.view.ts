@@ -1,15 +1,11 @@
 import type { Batch } from './batch.entity';
 import type { Event } from './event.entity';
 import { EVENT_STATUSES, type EventStatus } from './event-status';
-import type { BatchView, EventListItem, EventView } from './event.schemas';
-
-/** An event as `GET /api/v1/events/:id` shows it. */
-export function toEventView(e: Event): EventView {
-  return { ...toEventListItem(e), payload: e.payload ?? null, properties: e.properties ?? null };
-}
+import type { BatchView, EventListItem } from './event.schemas';
 
 /**
- * `toEventView` as JSON text, with the payload and properties spliced in as stored JSON text:
+ * An event as `GET /api/v1/events/:id` shows it (`EventView`), as JSON text: the list item with
+ * the payload and properties spliced in as stored JSON text:
  * a JavaScript value would round integers past 2^53, which jsonb keeps exactly.
  */
 export function toEventViewJson(

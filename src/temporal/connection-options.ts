@@ -32,24 +32,6 @@ export interface ConnectionProblem {
 }
 
 /**
- * Variables `@temporalio/envconfig` reads, the same names the `temporal` CLI and the other SDKs
- * use, so an existing Temporal Cloud or mTLS setup carries over unchanged.
- */
-export const TEMPORAL_ENVCONFIG_VARIABLES = [
-  'TEMPORAL_CONFIG_FILE',
-  'TEMPORAL_PROFILE',
-  'TEMPORAL_API_KEY',
-  'TEMPORAL_TLS',
-  'TEMPORAL_TLS_CLIENT_CERT_PATH',
-  'TEMPORAL_TLS_CLIENT_CERT_DATA',
-  'TEMPORAL_TLS_CLIENT_KEY_PATH',
-  'TEMPORAL_TLS_CLIENT_KEY_DATA',
-  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
-  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
-  'TEMPORAL_TLS_SERVER_NAME',
-] as const;
-
-/**
  * Resolves the Temporal connection with `@temporalio/envconfig` (environment over the TOML
  * profile) and checks what can be checked before connecting: files exist, certificates and keys
  * parse, the key belongs to the certificate, nothing has expired. Problems are returned, not

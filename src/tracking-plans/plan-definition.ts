@@ -2,6 +2,7 @@
  * What a tracking plan says, as `PUT /api/v1/tracking-plan` takes it and the worker reads it
  * back by (user, version): no Node, no HTTP, so the API and the activities share it.
  */
+import { SHORT_TEXT_LENGTH } from '../db/column-limits';
 
 /** `off`: nothing is checked. `report`: violations are recorded, the event is processed. `enforce`: a violation fails the event. */
 export const PLAN_MODES = ['off', 'report', 'enforce'] as const;
@@ -32,7 +33,7 @@ export const PLAN_LIMITS = {
   /** Event names with a schema. */
   maxEvents: 200,
   /** Characters of an event name, as of an event's `event_name`. */
-  maxEventNameLength: 255,
+  maxEventNameLength: SHORT_TEXT_LENGTH,
   /** Levels of nesting of one event's schema, counting the schema object as level 1. */
   maxSchemaDepth: 32,
   /** Characters of a `pattern` or a `patternProperties` key. */

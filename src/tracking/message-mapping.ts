@@ -2,6 +2,7 @@ import type { EventExtras } from '../events/event-rows';
 import { EDGE_MAX_DEPTH, type EventInput } from '../events/event.schemas';
 import { escapeUnstorable, findUnstorable } from '../http/storable-json';
 import { isoDateTime, messageSchema, type Message } from './message.schemas';
+import { SHORT_TEXT_LENGTH } from '../db/column-limits';
 
 /** An event as the tracking API hands it to the event service. */
 export type TrackedEvent = EventInput & EventExtras;
@@ -96,7 +97,10 @@ function payloadOf(message: Record<string, unknown>): Record<string, unknown> {
 /** What of a message breaking the spec still fits the event's columns. */
 function bestEffort(m: Record<string, unknown>): TrackedEvent {
   const text = (v: unknown): string | undefined =>
-    typeof v === 'string' && v.trim() !== '' && v.length <= 255 && !findUnstorable(v, 1)
+    typeof v === 'string' &&
+    v.trim() !== '' &&
+    v.length <= SHORT_TEXT_LENGTH &&
+    !findUnstorable(v, 1)
       ? v
       : undefined;
   const id = (v: unknown) => (typeof v === 'number' ? String(v) : text(v));

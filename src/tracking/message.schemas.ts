@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DATE_RANGE, isStorableDate } from '../events/storable-date';
+import { SHORT_TEXT_LENGTH } from '../db/column-limits';
 
 /** The message types of the Segment spec, which RudderStack shares. */
 export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
@@ -24,7 +25,7 @@ const sdkId = z.preprocess(
   z
     .union([z.string(), z.number()])
     .transform(String)
-    .pipe(z.string().max(255, 'must be at most 255 characters'))
+    .pipe(z.string().max(SHORT_TEXT_LENGTH, `must be at most ${SHORT_TEXT_LENGTH} characters`))
     .optional(),
 );
 
@@ -38,7 +39,7 @@ const object = z.record(z.string(), z.unknown()).nullable().optional();
 export const messageSchema = z
   .looseObject({
     type: z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
-    messageId: z.string().min(1, 'must not be empty').max(255).optional(),
+    messageId: z.string().min(1, 'must not be empty').max(SHORT_TEXT_LENGTH).optional(),
     userId: sdkId,
     anonymousId: sdkId,
     groupId: sdkId,
@@ -47,9 +48,14 @@ export const messageSchema = z
       .string()
       .trim()
       .min(1, 'must not be empty')
-      .max(255, 'must be at most 255 characters')
+      .max(SHORT_TEXT_LENGTH, `must be at most ${SHORT_TEXT_LENGTH} characters`)
       .optional(),
-    name: z.string().trim().max(255, 'must be at most 255 characters').nullable().optional(),
+    name: z
+      .string()
+      .trim()
+      .max(SHORT_TEXT_LENGTH, `must be at most ${SHORT_TEXT_LENGTH} characters`)
+      .nullable()
+      .optional(),
     timestamp: isoDateTime.optional(),
     originalTimestamp: isoDateTime.optional(),
     sentAt: isoDateTime.optional(),
