@@ -4,7 +4,9 @@ import type { Config } from '../config';
 import type { Orm } from '../db/orm';
 import { createSql } from '../db/sql';
 import type { Logger } from '../logger';
+import { readBacklog, type StoredBacklog } from './backlog';
 import { markQueued } from './event-transitions';
+import { createRunningCount } from './running-count';
 import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
 import { batchWorkflowId } from '../temporal/workflow-ids';
 
@@ -21,16 +23,7 @@ export type OutboxItem = (
 };
 
 /** What the API knows of the rows waiting in PostgreSQL, as of the last pass. */
-export interface BacklogStats {
-  /** Events stored but whose workflow has not started (`received`). */
-  unstarted: number;
-  /** Age of the oldest of them, in seconds; 0 when there are none. */
-  oldestAgeSec: number;
-  /**
-   * Age of the oldest event not yet finished (`received`, `queued` or `processing`), in
-   * seconds; 0 when there are none. Growing without bound, it names an event with no way out.
-   */
-  oldestUnfinishedAgeSec: number;
+export interface BacklogStats extends StoredBacklog {
   /** Workflows running on the task queue, single events and batches, as admission counts them. */
   inFlight: number;
   /** Workflows this process started per second, smoothed over the last passes. */
@@ -64,14 +57,14 @@ export interface Outbox {
   stop(): Promise<void>;
 }
 
-/** How often admission asks Temporal how many workflows run on the task queue. */
-export const RUNNING_COUNT_REFRESH_MS = 1000;
-/**
- * How long a start may take to show in Temporal's count (its visibility store is eventually
- * consistent: up to a few hundred milliseconds on a busy dev server). Starts made this long
- * before a count was asked are added to it, so a lagging count never lets admission overshoot.
- */
-export const VISIBILITY_LAG_MS = 1000;
+/** How stale the backlog figures (`/ready`, `/metrics`, admission's 503) may be. */
+const STATS_REFRESH_MS = 50;
+/** With offers waiting but no capacity, how soon to look again for capacity. */
+const CAPACITY_RECHECK_MS = 50;
+/** How long an idle loop sleeps, woken early by an offer, when no sweep interval sets it. */
+const IDLE_SLEEP_MS = 1000;
+/** Weight of the last pass in the start rate admission quotes in its `Retry-After`. */
+const START_RATE_WEIGHT = 0.2;
 
 interface ClaimedRow {
   id: string;
@@ -92,12 +85,7 @@ interface ClaimedRow {
  * Admission: at most `maxInFlight` workflows (single events and batches alike) run in Temporal
  * at once, so a burst waits in PostgreSQL rather than in the engine, and each run's budget
  * starts when it can actually be worked on. A workflow counts until its run closes, however it
- * closes. The figure is Temporal's own count of running workflows on the task queue, asked
- * every `RUNNING_COUNT_REFRESH_MS` off the pass, plus the starts this process made since (and
- * `VISIBILITY_LAG_MS` before): one cheap call a second whatever the backlog, where counting
- * rows would read every row of every running batch, and would go on counting rows whose run
- * was terminated. Several API processes each add only their own recent starts, so together
- * they may overshoot by what the others started within the last count's lag.
+ * closes: `running-count.ts` says how it is counted.
  *
  * Starting twice is harmless (the workflow id is the event's), and a row whose start fails is
  * put back in line behind the others, so one bad row never holds up the rest.
@@ -107,78 +95,24 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   const fresh: { item: OutboxItem; at: number }[] = [];
   // Offers beyond this wait in PostgreSQL for the sweep, which keeps memory bounded.
   const maxFresh = Math.max(opts.maxInFlight, opts.batchSize) * 2;
-  let stored = { unstarted: 0, oldestAgeSec: 0, oldestUnfinishedAgeSec: 0 };
+  let stored: StoredBacklog = { unstarted: 0, oldestAgeSec: 0, oldestUnfinishedAgeSec: 0 };
   let startRate = 0;
   let statsAt = 0;
-  /** Temporal's last count of running workflows, and when it was asked. */
-  let counted = { running: 0, askedAt: 0 };
-  /** The count under way, which `stop()` waits for: its connection closes after. */
-  let counting: Promise<void> | undefined;
-  let lastAsked = 0;
-  let countFailing = false;
-  /** When this process made each start not yet surely in `counted`, oldest first. */
-  const recentStarts: number[] = [];
   let lastSweep = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
   let failing = false;
 
+  const running = createRunningCount(workflows, logger);
   const db = () => orm.em.getConnection();
   const sql = createSql(orm);
 
   async function refreshStats(): Promise<void> {
-    const [row] = await db().execute<
-      {
-        unstarted: number;
-        oldest_age_sec: number | null;
-        oldest_unfinished_age_sec: number | null;
-      }[]
-    >(
-      `select (select count(*)::int from events where status = 'received') as unstarted,
-              (select extract(epoch from now() - min(created_at))::float8
-                 from events where status = 'received') as oldest_age_sec,
-              (select extract(epoch from now() - min(created_at))::float8
-                 from events where status in ('received', 'queued', 'processing'))
-                as oldest_unfinished_age_sec`,
-    );
-    stored = {
-      unstarted: row!.unstarted,
-      oldestAgeSec: Math.max(0, row!.oldest_age_sec ?? 0),
-      oldestUnfinishedAgeSec: Math.max(0, row!.oldest_unfinished_age_sec ?? 0),
-    };
+    stored = await readBacklog(sql);
     statsAt = Date.now();
   }
 
-  /** Asks Temporal for a new count, off the pass, unless one is under way or fresh. */
-  function refreshRunningCount(now: number): void {
-    if (stopped || counting || now - lastAsked < RUNNING_COUNT_REFRESH_MS) return;
-    lastAsked = now;
-    const askedAt = now;
-    counting = workflows
-      .countRunning()
-      .then(
-        (running) => {
-          counted = { running, askedAt };
-          if (countFailing) logger.info('counting running workflows succeeds again');
-          countFailing = false;
-        },
-        (err: unknown) => {
-          // The last count and the starts since stand meanwhile: admission stays conservative.
-          if (!countFailing) logger.warn({ err }, 'counting running workflows failed; retrying');
-          countFailing = true;
-        },
-      )
-      .finally(() => (counting = undefined));
-  }
-
-  /** Workflows running as admission counts them: Temporal's count and the starts since. */
-  function inFlight(): number {
-    const countedFrom = counted.askedAt - VISIBILITY_LAG_MS;
-    while (recentStarts.length > 0 && recentStarts[0]! < countedFrom) recentStarts.shift();
-    return counted.running + recentStarts.length;
-  }
-
-  const stats = (): BacklogStats => ({ ...stored, inFlight: inFlight(), startRate });
+  const stats = (): BacklogStats => ({ ...stored, inFlight: running.current(), startRate });
 
   /** Claims rows nobody started within the grace period, oldest first, for `graceMs`. */
   async function claimStale(limit: number): Promise<OutboxItem[]> {
@@ -224,7 +158,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
           item.kind === 'event' ? workflows.startEvent(item) : workflows.startBatch(item);
         try {
           // A start Temporal refused as a duplicate found the run running: counted already.
-          if (await (item.inOrigin ? item.inOrigin(start) : start())) recentStarts.push(Date.now());
+          if (await (item.inOrigin ? item.inOrigin(start) : start())) running.started(Date.now());
           started.push(item);
         } catch (err) {
           opts.onStartFailed?.(item);
@@ -251,11 +185,11 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   /** One round: what admission allows, fresh offers first, then rows left behind. */
   async function pass(): Promise<boolean> {
     const now = Date.now();
-    if (now - statsAt >= 50) await refreshStats();
-    refreshRunningCount(now);
+    if (now - statsAt >= STATS_REFRESH_MS) await refreshStats();
+    running.refresh(now);
     // Nothing is admitted before Temporal's first count: a process starting beside a full engine
     // (a restart, another API process) must not add a second `maxInFlight`.
-    let capacity = counted.askedAt === 0 ? 0 : opts.maxInFlight - inFlight();
+    let capacity = running.known ? opts.maxInFlight - running.current() : 0;
     const items: OutboxItem[] = [];
     while (fresh.length > 0 && items.length < opts.batchSize) {
       const { at } = fresh[0]!;
@@ -283,7 +217,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       failing = false;
     }
     const perSec = (started.length * 1000) / Math.max(1, Date.now() - t0);
-    startRate = startRate * 0.8 + perSec * 0.2;
+    startRate = startRate * (1 - START_RATE_WEIGHT) + perSec * START_RATE_WEIGHT;
     // Nothing went through: wait for the next sweep rather than spin against an outage.
     return started.length > 0;
   }
@@ -300,9 +234,12 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       if (stopped) break;
       if (progressed && fresh.length > 0) continue;
       // Sleep until an offer arrives or the next sweep or stats refresh is due.
-      const idleMs = opts.intervalMs > 0 ? opts.intervalMs : 1000;
+      const idleMs = opts.intervalMs > 0 ? opts.intervalMs : IDLE_SLEEP_MS;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, fresh.length > 0 ? Math.min(idleMs, 50) : idleMs);
+        const timer = setTimeout(
+          done,
+          fresh.length > 0 ? Math.min(idleMs, CAPACITY_RECHECK_MS) : idleMs,
+        );
         function done() {
           clearTimeout(timer);
           wake = undefined;
@@ -328,8 +265,9 @@ export function startOutbox(opts: OutboxOptions): Outbox {
     async stop() {
       stopped = true;
       wake?.();
+      const counted = running.stop();
       await loop;
-      await counting;
+      await counted;
     },
   };
 }
