@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ENV_VARIABLES } from '../src/config';
+import { ENV_VARIABLES } from '../src/env.schema';
 import { heapLimitFlags } from '../src/dev/heap-limits';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -10,12 +10,9 @@
  */
 import path from 'node:path';
 import { inspect } from 'node:util';
-import {
-  DEFAULT_TEMPORAL_ADDRESS,
-  EMBEDDED_POSTGRES_PORT,
-  loadConfig,
-  type Config,
-} from '../src/config';
+import { loadConfig, type Config } from '../src/config';
+import { EMBEDDED_POSTGRES_PORT } from '../src/env.schema';
+import { DEFAULT_TEMPORAL_ADDRESS } from '../src/temporal/connection-options';
 import { runMigrations } from '../src/db/migrate';
 import {
   describeExit,

@@ -24,7 +24,10 @@ export interface ProcessingPolicy {
   revision?: 2;
 }
 
-/** Used when a run is started without a policy, e.g. by hand from the Web UI or CLI. */
+/**
+ * Used when a run is started without a policy, e.g. by hand from the Web UI or CLI; also the
+ * defaults of the configuration's EVENT_* variables, so the two cannot drift apart.
+ */
 export const DEFAULT_PROCESSING_POLICY: ProcessingPolicy = {
   maxRetries: 3,
   initialIntervalMs: 1000,
@@ -75,6 +78,7 @@ export interface BatchPolicy {
   historyEventLimit: number;
 }
 
+/** Defaults of BATCH_CHUNK_MAX_BYTES, BATCH_CHUNK_MAX_EVENTS and BATCH_HISTORY_EVENT_LIMIT too. */
 export const DEFAULT_BATCH_POLICY: BatchPolicy = {
   chunkMaxBytes: 4 * 1024 * 1024,
   chunkMaxEvents: 500,

@@ -44,7 +44,7 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-/** Must match the credentials in `DEFAULT_DATABASE_URL` (src/config.ts). */
+/** Must match the credentials in `DEFAULT_DATABASE_URL` (src/env.schema.ts). */
 const PG_USER = 'postgres';
 const PG_PASSWORD = 'postgres';
 const PG_HOST = '127.0.0.1';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ENV_VARIABLES } from '../../src/config';
+import { ENV_VARIABLES } from '../../src/env.schema';
 import { findComposeProblems } from '../../scripts/check-compose';
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -1,4 +1,5 @@
-import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config';
+import { DEFAULT_DATABASE_URL } from '../../src/env.schema';
 
 describe('loadConfig', () => {
   it('has working defaults for an empty environment', () => {

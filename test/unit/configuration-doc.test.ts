@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ENV_VARIABLES } from '../../src/config';
+import { ENV_VARIABLES } from '../../src/env.schema';
 
 /**
  * docs/configuration.md is the one list of the service's environment variables a user reads;
