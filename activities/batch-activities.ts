@@ -3,7 +3,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql } from '../src/db/sql';
 import { BatchSchema } from '../src/events/batch.entity';
-import type { EventSource } from '../src/events/event-source';
 import {
   claimForProcessing,
   markFailed,
@@ -12,7 +11,6 @@ import {
   type ChunkMoved,
 } from '../src/events/event-transitions';
 import type { CompiledPlan } from '../src/tracking-plans/compile-plan';
-import type { Violation } from '../src/tracking-plans/violation';
 import { parseExactly, stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR } from '../workflows/failure-types';
@@ -29,14 +27,11 @@ import { MAX_REPORTED_FAILURES } from '../workflows/types';
 import { ByteBudget } from '../src/concurrency/byte-budget';
 import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
-import {
-  type JsonObject,
-  PayloadValidationError,
-  validatePayloadShape,
-  validateRequiredFields,
-} from './payload-rules';
+import type { JsonObject } from './payload-rules';
 import { createPlanCache, type PlanCache } from './plan-cache';
 import { checkAgainstPlan, type PlanVerdict } from './plan-rules';
+import { cutIntoChunks } from './batch-chunks';
+import { judge, type ChunkResult, type ChunkRow } from './chunk-judgement';
 
 export interface BatchActivityDeps {
   orm: Orm;
@@ -45,8 +40,6 @@ export interface BatchActivityDeps {
   outcomes?: EventOutcomes;
   /** Compiled tracking plans, shared by the activities of one worker. */
   plans?: PlanCache;
-  /** Payload bytes the worker's chunks may hold at once; see `ByteBudget`. */
-  chunkBytesInFlight?: number;
 }
 
 /**
@@ -54,25 +47,7 @@ export interface BatchActivityDeps {
  * chunk takes about 8 to 10 times its payload bytes of heap, so this bounds batch work to about
  * 160 MB on top of what the worker holds anyway.
  */
-export const DEFAULT_CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-
-interface ChunkRow {
-  id: string;
-  user_id: string;
-  event_name: string;
-  event_type: string;
-  source: EventSource;
-  plan_version: number | null;
-  payload: unknown;
-}
-
-/** One event's outcome in a chunk, as `writeChunkOutcome` takes it. */
-interface ChunkResult {
-  id: string;
-  properties: JsonObject | null;
-  error: string | null;
-  violations?: Violation[];
-}
+const CHUNK_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /**
  * The steps of `processEventBatchWorkflow`: the single-event chain, set-based. Each step works
@@ -84,10 +59,9 @@ export function createBatchActivities({
   orm,
   logger,
   outcomes = UNCOUNTED,
-  chunkBytesInFlight = DEFAULT_CHUNK_BYTES_IN_FLIGHT,
   plans = createPlanCache(createSql(orm)),
 }: BatchActivityDeps) {
-  const budget = new ByteBudget(chunkBytesInFlight);
+  const budget = new ByteBudget(CHUNK_BYTES_IN_FLIGHT);
   const sql = createSql(orm);
 
   /** Writes a chunk's outcome and counts what it moved. */
@@ -304,58 +278,10 @@ export function createBatchActivities({
   }
 }
 
-/**
- * One event of a chunk against the payload rules, then against its tracking plan: the failure
- * to write (final, never retried), or the payload to normalize with the violations a plan in
- * `report` mode found.
- */
-function judge(
-  row: ChunkRow,
-  checkPlan: (row: ChunkRow, payload: JsonObject) => PlanVerdict,
-): { failure: ChunkResult } | { payload: JsonObject; violations?: Violation[] } {
-  const failure = (error: string, violations?: Violation[]) => ({
-    failure: { id: row.id, properties: null, error: `validation_error: ${error}`, violations },
-  });
-  let payload: JsonObject;
-  try {
-    validateRequiredFields({ eventName: row.event_name, eventType: row.event_type });
-    payload = validatePayloadShape(row.payload);
-  } catch (err) {
-    if (!(err instanceof PayloadValidationError)) throw err;
-    return failure(err.message);
-  }
-  const verdict = checkPlan(row, payload);
-  if (verdict.kind === 'reject') return failure(verdict.reason, verdict.violations);
-  return verdict.kind === 'report' ? { payload, violations: verdict.violations } : { payload };
-}
-
 /** Reports what a chunk's outcome moved: its failures by type, its new violations by name. */
 function countMoved(moved: ChunkMoved[], outcomes: EventOutcomes): void {
   for (const { event_type, event_name, failed, violated, n } of moved) {
     if (failed) outcomes.failed(event_type, 'validation_error', n);
     if (violated) outcomes.violated(event_name, failed ? 'failed' : 'reported', n);
   }
-}
-
-/** Greedy cut in id order: a chunk closes before it would pass either bound. */
-export function cutIntoChunks(
-  sizes: { id: string; bytes: number }[],
-  policy: Pick<BatchPolicy, 'chunkMaxBytes' | 'chunkMaxEvents'>,
-): BatchChunk[] {
-  const chunks: BatchChunk[] = [];
-  let current: BatchChunk | undefined;
-  for (const { id, bytes } of sizes) {
-    if (
-      current &&
-      (current.events + 1 > policy.chunkMaxEvents || current.bytes + bytes > policy.chunkMaxBytes)
-    ) {
-      chunks.push(current);
-      current = undefined;
-    }
-    current = current
-      ? { ...current, lastId: id, events: current.events + 1, bytes: current.bytes + bytes }
-      : { firstId: id, lastId: id, events: 1, bytes };
-  }
-  if (current) chunks.push(current);
-  return chunks;
 }

@@ -1,5 +1,5 @@
 import { type createActivities } from '../../activities';
-import { cutIntoChunks } from '../../activities/batch-activities';
+import { cutIntoChunks } from '../../activities/batch-chunks';
 import { Harness } from '../support/harness';
 
 type Activities = ReturnType<typeof createActivities>;
