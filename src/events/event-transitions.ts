@@ -17,7 +17,7 @@ export interface MovedByType {
   n: number;
 }
 
-/** `status` and `processed` together: the only place that derives one from the other. */
+/** `status` and `processed` together, as every statement here writes them (see event-status.ts). */
 function setStatus(status: EventStatus): string {
   return `status = '${status}', processed = ${isProcessed(status)}, updated_at = now()`;
 }
