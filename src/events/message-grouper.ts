@@ -5,6 +5,7 @@ import { uuidv7 } from '../db/uuid';
 import type { Logger } from '../logger';
 import { batchWorkflowId } from '../temporal/workflow-ids';
 import type { Outbox } from './outbox';
+import { createWakeableSleep } from '../concurrency/wakeable-sleep';
 
 /** How the relay groups a user's tracking messages into batches. */
 export interface GroupingPolicy {
@@ -65,7 +66,7 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
   let lastSweep = Date.now();
   let stopped = false;
   let failing = false;
-  let wake: (() => void) | undefined;
+  const pause = createWakeableSleep();
 
   /**
    * Forms one group of the user's waiting messages; returns what it left behind: how many (at
@@ -184,15 +185,7 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
       }
       if (stopped) break;
       if (pauseMs === 0) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, pauseMs);
-        function done() {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
+      await pause.sleep(pauseMs);
     }
   })();
 
@@ -205,11 +198,11 @@ export function startMessageGrouper(opts: MessageGrouperOptions): MessageGrouper
       const now = Date.now();
       const entry = waiting.get(userId)!;
       // A new user's window starts a timer of its own; a full group is due at once.
-      if (!failing && (!w || isDue(entry, now))) wake?.();
+      if (!failing && (!w || isDue(entry, now))) pause.wake();
     },
     async stop() {
       stopped = true;
-      wake?.();
+      pause.wake();
       await loop;
     },
   };

@@ -9,6 +9,7 @@ import { markQueued } from './event-transitions';
 import { createRunningCount } from './running-count';
 import { createEventWorkflowStarter, type EventWorkflowStarter } from '../temporal/event-workflows';
 import { batchWorkflowId } from '../temporal/workflow-ids';
+import { createWakeableSleep } from '../concurrency/wakeable-sleep';
 
 /** A committed event, or batch, whose workflow is to be started. */
 export type OutboxItem = (
@@ -100,7 +101,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
   let statsAt = 0;
   let lastSweep = 0;
   let stopped = false;
-  let wake: (() => void) | undefined;
+  const pause = createWakeableSleep();
   let failing = false;
 
   const running = createRunningCount(workflows, logger);
@@ -235,18 +236,7 @@ export function startOutbox(opts: OutboxOptions): Outbox {
       if (progressed && fresh.length > 0) continue;
       // Sleep until an offer arrives or the next sweep or stats refresh is due.
       const idleMs = opts.intervalMs > 0 ? opts.intervalMs : IDLE_SLEEP_MS;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(
-          done,
-          fresh.length > 0 ? Math.min(idleMs, CAPACITY_RECHECK_MS) : idleMs,
-        );
-        function done() {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
+      await pause.sleep(fresh.length > 0 ? Math.min(idleMs, CAPACITY_RECHECK_MS) : idleMs);
     }
   })();
 
@@ -259,12 +249,12 @@ export function startOutbox(opts: OutboxOptions): Outbox {
           at: Date.now(),
         });
       }
-      wake?.();
+      pause.wake();
     },
     stats,
     async stop() {
       stopped = true;
-      wake?.();
+      pause.wake();
       const counted = running.stop();
       await loop;
       await counted;

@@ -11,6 +11,7 @@ import {
 import { batchWorkflowId } from '../temporal/workflow-ids';
 import { markLostRunFailed, markLostRunReceived, type LostRunScope } from './event-transitions';
 import type { Outbox, OutboxItem } from './outbox';
+import { createWakeableSleep } from '../concurrency/wakeable-sleep';
 
 /** Workflows one pass asks Temporal about at most: the sweeper's Temporal calls per pass. */
 export const MAX_RUNS_CHECKED_PER_PASS = 20;
@@ -101,7 +102,7 @@ export function startRunSweeper(opts: RunSweeperOptions): RunSweeper {
   const { sql, workflows, outbox, logger } = opts;
   let stopped = false;
   let failing = false;
-  let wake: (() => void) | undefined;
+  const pause = createWakeableSleep();
   let running: Promise<SweptRun[]> | undefined;
 
   /** Takes up the stale rows of the runs to look at, oldest first. */
@@ -225,15 +226,7 @@ export function startRunSweeper(opts: RunSweeperOptions): RunSweeper {
         pauseMs = Math.max(pauseMs, RETRY_AFTER_FAILURE_MS);
       }
       if (stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, pauseMs);
-        function done() {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
+      await pause.sleep(pauseMs);
     }
   })();
 
@@ -241,7 +234,7 @@ export function startRunSweeper(opts: RunSweeperOptions): RunSweeper {
     sweep,
     async stop() {
       stopped = true;
-      wake?.();
+      pause.wake();
       await loop;
       await running?.catch(() => undefined);
     },
