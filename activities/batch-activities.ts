@@ -11,7 +11,8 @@ import {
   type ChunkMoved,
 } from '../src/events/event-transitions';
 import type { CompiledPlan } from '../src/tracking-plans/compile-plan';
-import { parseExactly, stringifyExactly } from '../src/json/exact-json';
+import type { Violation } from '../src/tracking-plans/violation';
+import { stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR } from '../workflows/failure-types';
 import type {
@@ -29,9 +30,13 @@ import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import type { JsonObject } from './payload-rules';
 import { createPlanCache, type PlanCache } from './plan-cache';
-import { checkAgainstPlan, type PlanVerdict } from './plan-rules';
 import { cutIntoChunks } from './batch-chunks';
-import { judge, type ChunkResult, type ChunkRow } from './chunk-judgement';
+import {
+  judgeEvent,
+  readEventsToJudge,
+  type EventToJudge,
+  type Judgement,
+} from './event-judgement';
 
 export interface BatchActivityDeps {
   orm: Orm;
@@ -116,12 +121,12 @@ export function createBatchActivities({
     async validateBatchChunk(batchId: string, chunk: BatchChunk): Promise<number> {
       return budget.run(chunk.bytes, async () => {
         const rows = await loadChunk(batchId, chunk);
-        const checkPlan = await planCheckerFor(rows);
+        const planOf = await plansFor(rows);
         const failures: ChunkResult[] = [];
         for (const row of rows) {
           // Violations a plan only reports are recorded by normalizeBatchChunk, next in this chain.
-          const judged = judge(row, checkPlan);
-          if ('failure' in judged) failures.push(judged.failure);
+          const judged = judgeEvent(row, planOf(row));
+          if (judged.kind !== 'accepted') failures.push(failureOf(row, judged));
         }
         if (failures.length > 0) await writeOutcome(failures);
         return failures.length;
@@ -148,15 +153,15 @@ export function createBatchActivities({
     ): Promise<ChunkOutcome> {
       return budget.run(chunk.bytes, async () => {
         const rows = await loadChunk(batchId, chunk);
-        const checkPlan = await planCheckerFor(rows);
+        const planOf = await plansFor(rows);
         const normalizedAt = new Date();
         const results: ChunkResult[] = [];
         let failed = 0;
         for (const row of rows) {
-          const judged = judge(row, checkPlan);
-          if ('failure' in judged) {
+          const judged = judgeEvent(row, planOf(row));
+          if (judged.kind !== 'accepted') {
             failed += 1;
-            results.push(judged.failure);
+            results.push(failureOf(row, judged));
           } else {
             results.push({
               id: row.id,
@@ -235,47 +240,50 @@ export function createBatchActivities({
   };
 
   /**
-   * How each row of a chunk fares against the tracking plan version recorded on it: the rows of
-   * one batch were accepted together, so they share one version, read (once per worker) and
-   * compiled before the loop over the rows starts.
+   * The compiled plan version recorded on each row of a chunk: the rows of one batch were
+   * accepted together, so they share one version, read (once per worker) and compiled before
+   * the loop over the rows starts.
    */
-  async function planCheckerFor(
-    rows: ChunkRow[],
-  ): Promise<(row: ChunkRow, payload: JsonObject) => PlanVerdict> {
+  async function plansFor(
+    rows: EventToJudge[],
+  ): Promise<(row: EventToJudge) => CompiledPlan | undefined> {
     const compiled = new Map<string, CompiledPlan>();
     for (const { user_id, plan_version } of rows) {
       const key = `${user_id}:${plan_version}`;
       if (plan_version === null || compiled.has(key)) continue;
       compiled.set(key, await plans.get(user_id, plan_version));
     }
-    return (row, payload) => {
-      const plan =
-        row.plan_version === null ? undefined : compiled.get(`${row.user_id}:${row.plan_version}`);
-      if (!plan) return { kind: 'pass' };
-      return checkAgainstPlan(plan, row.plan_version!, {
-        eventName: row.event_name,
-        eventType: row.event_type,
-        source: row.source,
-        payload,
-      });
-    };
+    return (row) => compiled.get(`${row.user_id}:${row.plan_version}`);
   }
 
-  async function loadChunk(batchId: string, chunk: BatchChunk): Promise<ChunkRow[]> {
-    return sql<ChunkRow>(
-      `select id, user_id, event_name, event_type, source, plan_version, payload::text as payload
-         from events
-        where batch_id = $1 and id between $2 and $3 and status = 'processing'
-        order by id`,
+  function loadChunk(batchId: string, chunk: BatchChunk): Promise<EventToJudge[]> {
+    return readEventsToJudge(
+      sql,
+      `batch_id = $1 and id between $2 and $3 and status = 'processing' order by id`,
       [batchId, chunk.firstId, chunk.lastId],
-    ).then((rows) =>
-      // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
-      rows.map((r) => ({
-        ...r,
-        payload: r.payload === null ? null : parseExactly(r.payload as string),
-      })),
     );
   }
+}
+
+/** One event's outcome in a chunk, as `writeChunkOutcome` takes it. */
+interface ChunkResult {
+  id: string;
+  properties: JsonObject | null;
+  error: string | null;
+  violations?: Violation[];
+}
+
+/** A refused event's outcome: failed with its reason, final and never retried. */
+function failureOf(
+  row: EventToJudge,
+  judged: Exclude<Judgement, { kind: 'accepted' }>,
+): ChunkResult {
+  return {
+    id: row.id,
+    properties: null,
+    error: `validation_error: ${judged.reason}`,
+    ...(judged.kind === 'rejected' && { violations: judged.violations }),
+  };
 }
 
 /** Reports what a chunk's outcome moved: its failures by type, its new violations by name. */

@@ -2,7 +2,6 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Orm } from '../src/db/orm';
 import { createSql, type Sql } from '../src/db/sql';
-import type { EventSource } from '../src/events/event-source';
 import {
   claimForProcessing,
   markFailed,
@@ -10,20 +9,19 @@ import {
   markProcessed,
   recordViolations,
 } from '../src/events/event-transitions';
-import { parseExactly, stringifyExactly } from '../src/json/exact-json';
+import { stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
 import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import {
-  type JsonObject,
-  PayloadValidationError,
-  validatePayloadShape,
-  validateRequiredFields,
-} from './payload-rules';
+  acceptedPayload,
+  judgeEvent,
+  readEventsToJudge,
+  type EventToJudge,
+} from './event-judgement';
 import { createPlanCache, type PlanCache } from './plan-cache';
-import { checkAgainstPlan } from './plan-rules';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -83,45 +81,46 @@ export function createProcessingActivities({
      * history holds nothing of the payload or the plan.
      */
     async validatePayload(eventId: string): Promise<void> {
-      const event = await loadForProcessing(sql, eventId);
-      let payload: JsonObject;
-      try {
-        validateRequiredFields({ eventName: event.event_name, eventType: event.event_type });
-        payload = validatePayloadShape(event.payload);
-      } catch (err) {
-        if (!(err instanceof PayloadValidationError)) throw err;
-        eventLog(eventId).warn({ error: err.message }, 'payload validation failed');
-        throw validationFailure(err.message);
+      const event = await readEvent(sql, eventId);
+      const plan =
+        event.plan_version === null
+          ? undefined
+          : await plans.get(event.user_id, event.plan_version);
+      const judged = judgeEvent(event, plan);
+      if (judged.kind === 'invalid') {
+        // Recorded on the event by markEventFailed, which the workflow runs on this failure.
+        eventLog(eventId).warn({ error: judged.reason }, 'payload validation failed');
+        throw validationFailure(judged.reason);
       }
-      if (event.plan_version === null) return;
-      const plan = await plans.get(event.user_id, event.plan_version);
-      const verdict = checkAgainstPlan(plan, event.plan_version, {
-        eventName: event.event_name,
-        eventType: event.event_type,
-        source: event.source,
-        payload,
-      });
-      if (verdict.kind === 'pass') return;
-      const violations = JSON.stringify(verdict.violations);
-      if (verdict.kind === 'report') {
+      const violations = judged.violations && JSON.stringify(judged.violations);
+      if (judged.kind === 'accepted') {
+        if (violations === undefined) return;
         const [recorded] = await recordViolations(sql, eventId, violations);
         if (recorded) outcomes.violated(recorded.event_name, 'reported');
         return;
       }
-      const reason = `validation_error: ${verdict.reason}`;
-      const [moved] = await markFailedOnPlan(sql, eventId, reason, violations);
+      const [moved] = await markFailedOnPlan(
+        sql,
+        eventId,
+        `validation_error: ${judged.reason}`,
+        violations!,
+      );
       if (moved) {
         outcomes.failed(moved.event_type, 'validation_error');
         outcomes.violated(moved.event_name, 'failed');
       }
       eventLog(eventId).warn({ plan_version: event.plan_version }, 'tracking plan violated');
-      throw validationFailure(verdict.summary);
+      throw validationFailure(judged.summary);
     },
 
-    /** Stores the normalized payload with its metadata in `properties`. */
+    /**
+     * Stores the normalized payload with its metadata in `properties`. The payload passed
+     * validatePayload earlier in this run, so it is read again (history carries ids only) but
+     * not checked again.
+     */
     async normalizePayload(eventId: string): Promise<void> {
-      const event = await loadForProcessing(sql, eventId);
-      const properties = buildProperties(validatePayloadShape(event.payload), {
+      const event = await readEvent(sql, eventId);
+      const properties = buildProperties(acceptedPayload(event.payload), {
         userId: event.user_id,
         normalizedAt: new Date(),
       });
@@ -201,20 +200,8 @@ function eventNotFound(eventId: string): ApplicationFailure {
   });
 }
 
-async function loadForProcessing(sql: Sql, eventId: string) {
-  const [event] = await sql<{
-    payload: string | null;
-    event_name: string;
-    event_type: string;
-    user_id: string;
-    source: EventSource;
-    plan_version: number | null;
-  }>(
-    `select payload::text as payload, event_name, event_type, user_id, source, plan_version
-       from events where id = $1`,
-    [eventId],
-  );
+async function readEvent(sql: Sql, eventId: string): Promise<EventToJudge> {
+  const [event] = await readEventsToJudge(sql, 'id = $1', [eventId]);
   if (!event) throw eventNotFound(eventId);
-  // As text, parsed exactly: integers past 2^53 keep their digits (see exact-json.ts).
-  return { ...event, payload: event.payload === null ? null : parseExactly(event.payload) };
+  return event;
 }
