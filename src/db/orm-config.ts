@@ -1,4 +1,4 @@
-import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { defineConfig, UnderscoreNamingStrategy, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations';
 import { BatchSchema } from '../events/batch.entity';
@@ -11,6 +11,8 @@ export function buildOrmConfig(database: { url: string; poolMax: number }): Opti
     clientUrl: database.url,
     entities: [UserSchema, BatchSchema, EventSchema],
     extensions: [Migrator],
+    // Named here because event-insert.ts names its columns by the same rule.
+    namingStrategy: UnderscoreNamingStrategy,
     pool: { min: 0, max: database.poolMax },
     migrations: {
       migrationsList,

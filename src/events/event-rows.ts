@@ -2,7 +2,7 @@ import { uuidv7 } from '../db/uuid';
 import { stringifyExactly } from '../json/exact-json';
 import { batchWorkflowId, eventWorkflowId } from '../temporal/workflow-ids';
 import type { EventSource } from './event-source';
-import type { EventStatus } from './event-status';
+import type { EventRow, SET_BY_PROCESSING } from './event.entity';
 import { correctedEventTime } from './event-time';
 import type { EventInput } from './event.schemas';
 import { eventFingerprint } from './request-fingerprint';
@@ -38,36 +38,16 @@ export interface EventExtras {
  */
 export type Placement = { batchId: string } | 'own' | 'grouped';
 
-/** The row inserted for one accepted event, in entity property names. */
-export interface NewEventRow {
-  id: string;
-  user: string;
-  eventName: string;
-  eventType: string;
-  /**
-   * The payload as JSON text, exactly as it is to be stored: integers past 2^53 keep their
-   * digits, which a JavaScript value cannot. Spliced into the insert as text (event-insert.ts),
-   * never walked by the ORM.
-   */
-  payloadJson: string | null;
-  status: EventStatus;
-  source: EventSource;
-  /** Null for a message waiting for its group. */
-  workflowId: string | null;
-  batch: string | null;
-  idempotencyKey: string | null;
-  messageId: string | null;
-  subjectUserId: string | null;
-  anonymousId: string | null;
-  /** Set for events with an idempotency key (and by a keyed batch): only keys need it. */
-  requestFingerprint: string | null;
-  clientTimestamp: Date | null;
-  sentAt: Date | null;
-  receivedAt: Date;
-  eventTime: Date;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/**
+ * The row inserted for one accepted event: its columns but what processing sets, the payload
+ * as JSON text exactly as it is to be stored (integers past 2^53 keep their digits, which a
+ * JavaScript value cannot; event-insert.ts splices it in, never the ORM), `processed` left to
+ * follow `status`, and no failure (a tracking message can start failed: `InsertableEvent`).
+ */
+export type NewEventRow = Omit<
+  EventRow,
+  (typeof SET_BY_PROCESSING)[number] | 'payload' | 'processed' | 'processingError' | 'lastError'
+> & { payloadJson: string | null };
 
 /** The row to insert for one accepted event (id made here: see `uuidv7`). */
 export function newEventRow(

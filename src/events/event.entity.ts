@@ -1,4 +1,4 @@
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { defineEntity, type InferEntity, type Opt, type Ref } from '@mikro-orm/core';
 import { UserSchema } from '../users/user.entity';
 import { BatchSchema } from './batch.entity';
 import type { Violation } from '../tracking-plans/violation';
@@ -69,3 +69,30 @@ export const EventSchema = defineEntity({
 });
 
 export type Event = InferEntity<typeof EventSchema>;
+
+/** A column's value as PostgreSQL holds it: a reference as its id, an absent value as null. */
+type ColumnValue<T> = [T] extends [Ref<object>]
+  ? string
+  : [T] extends [Ref<object> | null | undefined]
+    ? string | null
+    : T extends Opt<infer U>
+      ? U
+      : undefined extends T
+        ? Exclude<T, undefined> | null
+        : T;
+
+/** An event's columns as plain values, in entity property names: what inserts and reads carry. */
+export type EventRow = { [K in keyof Event & string]-?: ColumnValue<Event[K]> };
+
+/**
+ * What processing sets, never the insert (the plan version is the insert's own subquery: the
+ * plan in force when the row goes in).
+ */
+export const SET_BY_PROCESSING = [
+  'properties',
+  'processedAt',
+  'attempts',
+  'lastRunId',
+  'planVersion',
+  'violations',
+] as const satisfies readonly (keyof Event)[];

@@ -1,7 +1,9 @@
 import type { Batch } from './batch.entity';
-import type { Event } from './event.entity';
+import { Reference } from '@mikro-orm/core';
+import { withJsonFields } from '../json/exact-json';
+import { EventSchema, type Event } from './event.entity';
 import { EVENT_STATUSES, type EventStatus } from './event-status';
-import type { BatchView, EventListItem } from './event.schemas';
+import { eventListItemSchema, type BatchView, type EventListItem } from './event.schemas';
 
 /**
  * An event as `GET /api/v1/events/:id` shows it (`EventView`), as JSON text: the list item with
@@ -13,35 +15,47 @@ export function toEventViewJson(
   payloadJson: string | null,
   propertiesJson: string | null,
 ): string {
-  const head = JSON.stringify(toEventListItem(e));
-  return `${head.slice(0, -1)},"payload":${payloadJson ?? 'null'},"properties":${propertiesJson ?? 'null'}}`;
+  return withJsonFields(toEventListItem(e), {
+    payload: payloadJson,
+    properties: propertiesJson,
+  });
 }
 
-/** An event as `GET /api/v1/events` lists it. */
+/**
+ * Where each field of a listed event comes from: the entity property of its name in camel case,
+ * a reference for an `_id` field (`batch_id`: the `batch` reference's id), but for the one field
+ * the API names apart. Checked as the module loads: a field without its property fails at once.
+ */
+const LISTED = Object.keys(eventListItemSchema.shape).map((field) => {
+  const renamed: Record<string, string> = { timestamp: 'clientTimestamp' };
+  const properties: Record<string, { kind?: string }> = EventSchema.meta.properties;
+  const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  const reference = camel(field.replace(/_id$/, ''));
+  const property =
+    renamed[field] ??
+    (camel(field) in properties
+      ? camel(field)
+      : properties[reference]?.kind === 'm:1'
+        ? reference
+        : undefined);
+  if (!property) throw new Error(`the event view's ${field} names no event property`);
+  return { field, property };
+});
+
+/** An event as `GET /api/v1/events` lists it: dates as ISO text, references as their ids. */
 export function toEventListItem(e: Omit<Event, 'payload' | 'properties'>): EventListItem {
-  return {
-    id: e.id,
-    event_name: e.eventName,
-    event_type: e.eventType,
-    status: e.status,
-    processed: e.processed,
-    processed_at: e.processedAt?.toISOString() ?? null,
-    processing_error: e.processingError ?? null,
-    attempts: e.attempts,
-    last_error: e.lastError ?? null,
-    workflow_id: e.workflowId ?? null,
-    batch_id: e.batch?.id ?? null,
-    plan_version: e.planVersion ?? null,
-    violations: e.violations ?? null,
-    subject_user_id: e.subjectUserId ?? null,
-    anonymous_id: e.anonymousId ?? null,
-    timestamp: e.clientTimestamp?.toISOString() ?? null,
-    sent_at: e.sentAt?.toISOString() ?? null,
-    received_at: e.receivedAt.toISOString(),
-    event_time: e.eventTime.toISOString(),
-    created_at: e.createdAt.toISOString(),
-    updated_at: e.updatedAt.toISOString(),
-  };
+  const item: Record<string, unknown> = {};
+  const values = e as unknown as Record<string, unknown>;
+  for (const { field, property } of LISTED) {
+    const value = values[property];
+    item[field] =
+      value instanceof Date
+        ? value.toISOString()
+        : Reference.isReference(value)
+          ? (Reference.unwrapReference(value) as { id: string }).id
+          : (value ?? null);
+  }
+  return item as EventListItem;
 }
 
 /** A batch as `GET /api/v1/batches/:id` shows it. */

@@ -54,6 +54,17 @@ export function stringifyExactly(value: unknown): string {
   return text.includes('\\u0000') ? text.replace(STRINGIFIED_MARKER, '$1') : text;
 }
 
+/**
+ * `value` as JSON text with each of `fields` appended as it is: JSON text kept exactly (jsonb
+ * read as text, a payload as the edge wrote it), which a round trip through a JavaScript value
+ * would change (integers past 2^53). A null field is written `null`.
+ */
+export function withJsonFields(value: object, fields: Record<string, string | null>): string {
+  const head = JSON.stringify(value);
+  const tail = Object.entries(fields).map(([k, v]) => `${JSON.stringify(k)}:${v ?? 'null'}`);
+  return `${head.slice(0, -1)}${head === '{}' ? '' : ','}${tail.join(',')}}`;
+}
+
 /** Sixteen digits in a row: an unsafe integer literal has at least that many. */
 const LONG_DIGIT_RUN = /\d{16}/;
 

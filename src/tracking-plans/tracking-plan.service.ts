@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlFor } from '../db/sql';
 import { RequestValidationError } from '../errors';
-import { stringifyExactly } from '../json/exact-json';
+import { stringifyExactly, withJsonFields } from '../json/exact-json';
 import type { User } from '../users/user.entity';
 import { compilePlan, PlanCompileError } from './compile-plan';
 import type { PlanDefinition } from './plan-definition';
@@ -89,6 +89,5 @@ function stored(row: PlanRow): StoredPlan {
 
 /** A stored plan as the routes answer it: JSON text, the schemas spliced in as kept. */
 export function toTrackingPlanJson({ plan, eventsJson }: StoredPlan): string {
-  const head = JSON.stringify(plan);
-  return `${head.slice(0, -1)},"events":${eventsJson}}`;
+  return withJsonFields(plan, { events: eventsJson });
 }

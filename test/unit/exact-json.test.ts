@@ -1,4 +1,9 @@
-import { ExactInteger, parseExactly, stringifyExactly } from '../../src/json/exact-json';
+import {
+  ExactInteger,
+  parseExactly,
+  stringifyExactly,
+  withJsonFields,
+} from '../../src/json/exact-json';
 
 describe('exact JSON scan', () => {
   it('keeps integers past 2^53 and leaves digits inside strings alone', () => {
@@ -22,5 +27,26 @@ describe('exact JSON scan', () => {
   it('parses a body without long digit runs as JSON.parse does', () => {
     const text = '{"x":[1,-2,3.5,4e10],"y":"a\\"b"}';
     expect(parseExactly(text)).toEqual(JSON.parse(text));
+  });
+});
+
+describe('withJsonFields', () => {
+  it('appends JSON text as it is, after the fields of the value', () => {
+    const text = withJsonFields(
+      { id: 'e1', n: null },
+      { payload: '{"big":12345678901234567890}', none: null },
+    );
+    expect(text).toBe('{"id":"e1","n":null,"payload":{"big":12345678901234567890},"none":null}');
+    expect(parseExactly(text)).toEqual({
+      id: 'e1',
+      n: null,
+      payload: { big: new ExactInteger('12345678901234567890') },
+      none: null,
+    });
+  });
+
+  it('writes a valid object when the value has no fields, and quotes the names', () => {
+    expect(withJsonFields({}, { 'a"b': '[1]' })).toBe('{"a\\"b":[1]}');
+    expect(JSON.parse(withJsonFields({}, {}))).toEqual({});
   });
 });
