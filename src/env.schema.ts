@@ -220,3 +220,20 @@ export type Env = z.infer<typeof envSchema>;
 
 /** Every variable the service reads, for checks that deployment files set nothing else. */
 export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
+
+const PLATFORM_CONFIG_DIRS = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
+
+/**
+ * What `@temporalio/envconfig` reads beside the TEMPORAL_* variables of the schema: the
+ * `TEMPORAL_GRPC_META_<NAME>` family (gRPC metadata sent with every call; no object schema can
+ * name a family), and where the platform keeps the user's configuration (`HOME`,
+ * `XDG_CONFIG_HOME`, `APPDATA`), so the default profile file is found where the `temporal` CLI
+ * keeps it (`~/.config/temporalio/temporal.toml` on Linux).
+ */
+export function envconfigExtras(source: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(source).filter(
+      ([k]) => k.startsWith('TEMPORAL_GRPC_META_') || PLATFORM_CONFIG_DIRS.includes(k),
+    ),
+  );
+}
