@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { DEFAULT_DATABASE_URL } from '../../src/env.schema';
 
@@ -121,6 +124,30 @@ describe('loadConfig: beyond one machine', () => {
       apiKey: 'key',
       tls: true,
     });
+  });
+
+  it('hands envconfig the validated variables, the gRPC metadata family and the default profile file', () => {
+    const home = mkdtempSync(join(tmpdir(), 'config-home-'));
+    try {
+      mkdirSync(join(home, '.config', 'temporalio'), { recursive: true });
+      writeFileSync(
+        join(home, '.config', 'temporalio', 'temporal.toml'),
+        '[profile.default]\naddress = "from-profile:7233"\nnamespace = "profiled"\n',
+      );
+      const c = loadConfig({
+        HOME: home,
+        TEMPORAL_NAMESPACE: 'from-env',
+        TEMPORAL_GRPC_META_X_TEAM: 'ingest',
+      });
+      expect(c.temporal).toMatchObject({
+        address: 'from-profile:7233',
+        namespace: 'from-env',
+        metadata: { 'x-team': 'ingest' },
+      });
+      expect(() => loadConfig({ HOME: home, TEMPORAL_TLS: 'maybe' })).toThrow(/TEMPORAL_TLS/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('trusts X-Forwarded-For only with TRUST_PROXY, and validates the OTLP endpoint', () => {
