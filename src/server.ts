@@ -1,12 +1,8 @@
-import { createApp } from './app';
+import { startApi } from './api';
 import { ConfigError, loadConfig } from './config';
 import { createOrm } from './db/orm';
 import { traceQueries } from './db/query-tracing';
-import { startConfiguredGrouper } from './events/message-grouper';
-import { startConfiguredOutbox } from './events/outbox';
-import { startConfiguredRunSweeper } from './events/run-sweeper';
 import { listen } from './http/listen';
-import { countStartFailure, countSweepDecision, createApiMetrics } from './http/metrics';
 import { createLogger } from './logger';
 import { installTemporalRuntime } from './worker/runtime';
 import { startTracing } from './tracing';
@@ -23,33 +19,7 @@ async function main(): Promise<void> {
   // The client's connection is the SDK's native one: its logs go through ours.
   installTemporalRuntime(logger);
   const temporal = createTemporalClient(config.temporal, { tracing: tracing !== undefined });
-  const metrics = createApiMetrics();
-  const outbox = startConfiguredOutbox({
-    config,
-    orm,
-    temporal,
-    logger,
-    onStartFailed: countStartFailure(metrics),
-  });
-  const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
-  const sweeper = startConfiguredRunSweeper({
-    config,
-    orm,
-    temporal,
-    outbox,
-    logger,
-    onDecision: countSweepDecision(metrics),
-  });
-  const app = createApp({
-    config,
-    orm,
-    temporal,
-    logger,
-    outbox,
-    grouper,
-    metrics,
-    tracer: tracing?.tracer,
-  });
+  const api = startApi({ config, orm, temporal, logger, tracer: tracing?.tracer });
   // The API works without Temporal (events wait in PostgreSQL for the outbox), so this does not
   // stop the start; but a wrong key or certificate should be said once, plainly, not found in
   // retries.
@@ -62,7 +32,7 @@ async function main(): Promise<void> {
       ),
   );
 
-  const server = await listen(app, config.api.port, config.api.host);
+  const server = await listen(api.app, config.api.port, config.api.host);
   server.keepAliveTimeout = 65_000;
   logger.info({ host: config.api.host, port: config.api.port }, 'API listening');
 
@@ -78,10 +48,7 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       void (async () => {
-        // Rows offered but not yet grouped or started stay `received`; the next process's sweeps
-        // group and start them.
-        await Promise.all([grouper.stop(), sweeper.stop()]);
-        await outbox.stop();
+        await api.stop();
         await Promise.allSettled([orm.close(), temporal.connection.close(), tracing?.shutdown()]);
         logger.info('API stopped');
         process.exit(0);

@@ -2,12 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
-import { createApp } from '../app';
+import { startApi } from '../api';
 import type { Config } from '../config';
 import { createOrm } from '../db/orm';
-import { startConfiguredGrouper } from '../events/message-grouper';
-import { startConfiguredOutbox } from '../events/outbox';
-import { startConfiguredRunSweeper } from '../events/run-sweeper';
 import { listen } from '../http/listen';
 import type { Logger } from '../logger';
 import { createTemporalClient } from '../temporal/client';
@@ -76,21 +73,9 @@ export async function startInProcessService(opts: InProcessServiceOptions) {
       { tracing: opts.tracing !== undefined },
     );
     stops.push(() => temporal.connection.close());
-    const outbox = startConfiguredOutbox({ config, orm, temporal, logger });
-    stops.push(() => outbox.stop());
-    const grouper = startConfiguredGrouper({ config, orm, outbox, logger });
-    stops.push(() => grouper.stop());
-    const sweeper = startConfiguredRunSweeper({ config, orm, temporal, outbox, logger });
-    stops.push(() => sweeper.stop());
-    const app = createApp({
-      config,
-      orm,
-      temporal,
-      logger,
-      outbox,
-      grouper,
-      tracer: opts.tracing?.tracer,
-    });
+    const api = startApi({ config, orm, temporal, logger, tracer: opts.tracing?.tracer });
+    stops.push(() => api.stop());
+    const { app, outbox, grouper, sweeper } = api;
     const server: Server = await listen(app, 0, '127.0.0.1');
     stops.push(
       () =>
