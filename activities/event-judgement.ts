@@ -20,6 +20,8 @@ export interface EventToJudge {
   source: EventSource;
   plan_version: number | null;
   payload: unknown;
+  /** Characters of the payload's JSON text as read: a measure of what holding it costs. */
+  payload_chars: number;
 }
 
 /**
@@ -89,5 +91,9 @@ export async function readEventsToJudge(
        from events where ${condition}`,
     params,
   );
-  return rows.map((r) => ({ ...r, payload: r.payload === null ? null : parseExactly(r.payload) }));
+  return rows.map((r) => ({
+    ...r,
+    payload: r.payload === null ? null : parseExactly(r.payload),
+    payload_chars: r.payload?.length ?? 0,
+  }));
 }

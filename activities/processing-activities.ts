@@ -13,6 +13,7 @@ import { stringifyExactly } from '../src/json/exact-json';
 import type { Logger } from '../src/logger';
 import { EVENT_NOT_FOUND_ERROR, PAYLOAD_VALIDATION_ERROR } from '../workflows/failure-types';
 import type { EventFailure, EventSummary } from '../workflows/types';
+import { AcceptedPayloads } from './accepted-payloads';
 import { UNCOUNTED, type EventOutcomes } from './event-outcomes';
 import { buildProperties } from './payload-normalization';
 import {
@@ -30,6 +31,8 @@ export interface ActivityDeps {
   outcomes?: EventOutcomes;
   /** Compiled tracking plans, shared by the activities of one worker. */
   plans?: PlanCache;
+  /** Payloads validated and not yet normalized, by run; see `AcceptedPayloads`. */
+  accepted?: AcceptedPayloads;
 }
 
 /**
@@ -43,6 +46,7 @@ export function createProcessingActivities({
   logger,
   outcomes = UNCOUNTED,
   plans = createPlanCache(createSql(orm)),
+  accepted = new AcceptedPayloads(),
 }: ActivityDeps) {
   const sql = createSql(orm);
   const eventLog = (eventId: string) =>
@@ -87,6 +91,13 @@ export function createProcessingActivities({
           ? undefined
           : await plans.get(event.user_id, event.plan_version);
       const judged = judgeEvent(event, plan);
+      if (judged.kind === 'accepted') {
+        accepted.put(runKey(eventId), {
+          payload: judged.payload,
+          userId: event.user_id,
+          bytes: event.payload_chars,
+        });
+      }
       if (judged.kind === 'invalid') {
         // Recorded on the event by markEventFailed, which the workflow runs on this failure.
         eventLog(eventId).warn({ error: judged.reason }, 'payload validation failed');
@@ -115,13 +126,13 @@ export function createProcessingActivities({
 
     /**
      * Stores the normalized payload with its metadata in `properties`. The payload passed
-     * validatePayload earlier in this run, so it is read again (history carries ids only) but
-     * not checked again.
+     * validatePayload earlier in this run: handed over when that ran on this worker, else read
+     * again (history carries ids only), never checked again.
      */
     async normalizePayload(eventId: string): Promise<void> {
-      const event = await readEvent(sql, eventId);
-      const properties = buildProperties(acceptedPayload(event.payload), {
-        userId: event.user_id,
+      const event = accepted.take(runKey(eventId)) ?? (await readAccepted(sql, eventId));
+      const properties = buildProperties(event.payload, {
+        userId: event.userId,
         normalizedAt: new Date(),
       });
       // As exact JSON text: integers past 2^53 keep their digits (see exact-json.ts).
@@ -168,6 +179,11 @@ export function createProcessingActivities({
   };
 }
 
+/** The hand-off key of an event in the current run (its id alone outside a workflow). */
+function runKey(eventId: string): string {
+  return `${runId() ?? ''}:${eventId}`;
+}
+
 /** The current workflow run; attempts are counted per run. */
 function runId(): string | null {
   return Context.current().info.workflowExecution?.runId ?? null;
@@ -198,6 +214,11 @@ function eventNotFound(eventId: string): ApplicationFailure {
     message: `event ${eventId} does not exist`,
     nonRetryable: true,
   });
+}
+
+async function readAccepted(sql: Sql, eventId: string) {
+  const event = await readEvent(sql, eventId);
+  return { payload: acceptedPayload(event.payload), userId: event.user_id };
 }
 
 async function readEvent(sql: Sql, eventId: string): Promise<EventToJudge> {
