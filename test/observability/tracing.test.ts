@@ -108,6 +108,13 @@ it('one POST yields one trace holding the workflow and each of its activities', 
   expect(spans.some((s) => s.name.startsWith('pg ') && activityIds.has(s.parentSpanId!))).toBe(
     true,
   );
+  // The run reads its payload once: normalize takes what validate accepted, and only writes.
+  const statementsOf = (activity: string) => {
+    const id = spans.find((s) => s.name === `RunActivity:${activity}`)?.spanContext().spanId;
+    return spans.filter((s) => s.parentSpanId === id).map((s) => s.name);
+  };
+  expect(statementsOf('validatePayload')).toEqual(['pg select']);
+  expect(statementsOf('normalizePayload')).toEqual(['pg update']);
 });
 
 it('no traced statement holds a literal value: keys, ids and payloads are placeholders', async () => {
