@@ -91,22 +91,19 @@ export function createProcessingActivities({
           ? undefined
           : await plans.get(event.user_id, event.plan_version);
       const judged = judgeEvent(event, plan);
+      if (judged.kind === 'invalid') {
+        // Recorded on the event by markEventFailed, which the workflow runs on this failure.
+        eventLog(eventId).warn({ error: judged.reason }, 'payload validation failed');
+        throw validationFailure(judged.reason);
+      }
       if (judged.kind === 'accepted') {
         accepted.put(runKey(eventId), {
           payload: judged.payload,
           userId: event.user_id,
           bytes: event.payload_chars,
         });
-      }
-      if (judged.kind === 'invalid') {
-        // Recorded on the event by markEventFailed, which the workflow runs on this failure.
-        eventLog(eventId).warn({ error: judged.reason }, 'payload validation failed');
-        throw validationFailure(judged.reason);
-      }
-      const violations = judged.violations && JSON.stringify(judged.violations);
-      if (judged.kind === 'accepted') {
-        if (violations === undefined) return;
-        const [recorded] = await recordViolations(sql, eventId, violations);
+        if (!judged.violations) return;
+        const [recorded] = await recordViolations(sql, eventId, JSON.stringify(judged.violations));
         if (recorded) outcomes.violated(recorded.event_name, 'reported');
         return;
       }
@@ -114,7 +111,7 @@ export function createProcessingActivities({
         sql,
         eventId,
         `validation_error: ${judged.reason}`,
-        violations!,
+        JSON.stringify(judged.violations),
       );
       if (moved) {
         outcomes.failed(moved.event_type, 'validation_error');
